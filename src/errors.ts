@@ -77,11 +77,13 @@ export type RpcStep = 'connect' | 'send' | 'receive' | 'reply' | 'handle'
 
 /**
  * A failed exchange with the runner. The message reads like APISIX's
- * (`failed to receive RPC_HTTP_REQ_CALL: closed`); `reason` is the part after the colon.
+ * (`failed to receive RPC_HTTP_REQ_CALL: closed`,
+ * `failed to connect to the unix socket unix:/p.sock: no such file or directory`);
+ * `reason` is the part after the last colon.
  */
 export class RpcError extends ExtPluginError {
   readonly step: RpcStep
-  /** The message type being exchanged, e.g. `RPC_PREPARE_CONF`. */
+  /** The message type being exchanged, e.g. `RPC_PREPARE_CONF`; for `connect`, the address. */
   readonly rpc: string
   readonly reason: string
   /** The A6.Err.Code the runner sent, for RUNNER_REPLIED_ERROR and CONF_TOKEN_NOT_FOUND. */
@@ -94,7 +96,8 @@ export class RpcError extends ExtPluginError {
     reason: string,
     options?: { cause?: unknown; runnerCode?: number },
   ) {
-    super(code, `failed to ${step} ${rpc}: ${reason}`, options)
+    const what = step === 'connect' ? `connect to the unix socket ${rpc}` : `${step} ${rpc}`
+    super(code, `failed to ${what}: ${reason}`, options)
     this.step = step
     this.rpc = rpc
     this.reason = reason

@@ -59,3 +59,8 @@ export function methodName(code: number): string | undefined {
 
 /** Call ids are `(worker_id << 22) + counter`; the counter wraps here (protocol.md §4.2). */
 export const CALL_ID_WRAP = 1 << 22
+
+/** The id after `id`: one worker (id 0), a counter from 0 that wraps at 2^22. */
+export function nextCallId(id: number): number {
+  return (id + 1) % CALL_ID_WRAP
+}

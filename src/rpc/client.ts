@@ -1,0 +1,285 @@
+// The gateway's side of the conversation with one runner (protocol.md §4, §6, §7):
+// conf tokens (cached, prepared once per config version), HTTPReqCall and HTTPRespCall
+// with their ExtraInfo rounds, and the retry on `conf token not found`. Deciding what a
+// failure means for the HTTP request (503, degradation) is the engine's business, not this.
+import { ErrorCode, ExtPluginError, RpcError } from '../errors.js'
+import { silentLogger, type Logger } from '../logger.js'
+import {
+  MessageType,
+  decodeHTTPReqCallResponse,
+  decodeHTTPRespCallResponse,
+  decodePrepareConfResponse,
+  encodeHTTPReqCallRequest,
+  encodeHTTPRespCallRequest,
+  encodePrepareConfRequest,
+  messageTypeName,
+  nextCallId,
+  type DecodedHTTPReqCallResponse,
+  type DecodedTextEntry,
+  type HTTPReqCallRequest,
+  type HTTPRespCallRequest,
+  type HTTPRespCallResponse,
+  type TextEntry,
+} from '../protocol/index.js'
+import type { ExtraInfoAnswerer, RunnerConnection } from './connection.js'
+import { emptyExtraInfo, extraInfoAnswerer, type ExtraInfoSource } from './extra-info.js'
+import { ConnectionPool, type PoolStats } from './pool.js'
+import { TokenCache } from './token-cache.js'
+
+export interface RunnerClientOptions {
+  /** Filesystem path of the runner's Unix socket (no `unix:` prefix). */
+  readonly socketPath: string
+  /** Milliseconds to connect before failing with CONNECT_TIMEOUT. Default 1000. */
+  readonly connectTimeout?: number | undefined
+  /** Milliseconds for one whole call, ExtraInfo rounds included. Default 60000. */
+  readonly callTimeout?: number | undefined
+  /** Idle connections kept for reuse. Default 32. */
+  readonly maxIdleConnections?: number | undefined
+  /** Milliseconds an idle connection is kept. Default 180000. */
+  readonly idleTimeout?: number | undefined
+  /** Seconds a conf token is trusted; the runner is told the same. Default 3600. */
+  readonly confExpireTime?: number | undefined
+  /** Conf tokens kept at most. Default 1024. */
+  readonly tokenCacheSize?: number | undefined
+  readonly logger?: Logger | undefined
+}
+
+/** One runner-side configuration: an ext-plugin instance at one config version. */
+export interface RunnerConf {
+  /** `<conf_type>#<conf_id>#<plugin_name>#<conf_version>`, e.g. `route#1#ext-plugin-pre-req#3`. */
+  readonly key: string
+  /** The plugins for the runner, in order; undefined when the plugin config has no `conf`. */
+  readonly conf?: readonly TextEntry[] | undefined
+}
+
+export interface CallSettings {
+  readonly signal?: AbortSignal | undefined
+  /** Overrides the client's callTimeout for this call. */
+  readonly timeout?: number | undefined
+}
+
+export type ReqCallRequest = Omit<HTTPReqCallRequest, 'id' | 'confToken'>
+export type RespCallRequest = Omit<HTTPRespCallRequest, 'id' | 'confToken'>
+
+/** APISIX makes at most 3 attempts, all but the last ending in `conf token not found`. */
+const MAX_ATTEMPTS = 3
+
+export class RunnerClient {
+  readonly #pool: ConnectionPool
+  readonly #tokens: TokenCache
+  readonly #logger: Logger
+  readonly #callTimeout: number
+  #nextId = 0
+  #inFlight = 0
+  #drained: (() => void) | undefined
+  #closed = false
+  #prepares = 0
+
+  constructor(options: RunnerClientOptions) {
+    this.#logger = options.logger ?? silentLogger
+    this.#callTimeout = options.callTimeout ?? 60_000
+    this.#pool = new ConnectionPool({
+      path: options.socketPath,
+      connectTimeout: options.connectTimeout ?? 1000,
+      maxIdle: options.maxIdleConnections ?? 32,
+      idleTimeout: options.idleTimeout ?? 180_000,
+    })
+    this.#tokens = new TokenCache({
+      max: options.tokenCacheSize ?? 1024,
+      ttl: (options.confExpireTime ?? 3600) * 1000,
+    })
+  }
+
+  /** Counters for tests and monitoring. */
+  get stats(): PoolStats & { readonly prepareConfs: number; readonly tokens: number; readonly inFlight: number } {
+    return { ...this.#pool.stats, prepareConfs: this.#prepares, tokens: this.#tokens.size, inFlight: this.#inFlight }
+  }
+
+  /** The conf token for `conf`, from the cache or a new PrepareConf. */
+  async prepareConf(conf: RunnerConf, settings?: CallSettings): Promise<number> {
+    return this.#guard(() => this.#token(conf, settings))
+  }
+
+  httpReqCall(
+    conf: RunnerConf,
+    request: ReqCallRequest,
+    extra: ExtraInfoSource = emptyExtraInfo,
+    settings?: CallSettings,
+  ): Promise<DecodedHTTPReqCallResponse> {
+    const answer = extraInfoAnswerer(extra, this.#logger)
+    return this.#guard(() =>
+      this.#callWithToken(
+        MessageType.RPC_HTTP_REQ_CALL,
+        conf,
+        (id, confToken) => encodeHTTPReqCallRequest({ ...request, id, confToken }),
+        answer,
+        settings,
+        decodeHTTPReqCallResponse,
+      ),
+    )
+  }
+
+  httpRespCall(
+    conf: RunnerConf,
+    response: RespCallRequest,
+    extra: ExtraInfoSource = emptyExtraInfo,
+    settings?: CallSettings,
+  ): Promise<HTTPRespCallResponse<DecodedTextEntry>> {
+    const answer = extraInfoAnswerer(extra, this.#logger)
+    return this.#guard(() =>
+      this.#callWithToken(
+        MessageType.RPC_HTTP_RESP_CALL,
+        conf,
+        (id, confToken) => encodeHTTPRespCallRequest({ ...response, id, confToken }),
+        answer,
+        settings,
+        decodeHTTPRespCallResponse,
+      ),
+    )
+  }
+
+  /** Forgets every conf token (the runner restarted, or lost them). */
+  flushTokens(): void {
+    this.#tokens.flush()
+  }
+
+  /** Stops accepting calls, waits for those in flight, then closes every connection. */
+  async close(): Promise<void> {
+    this.#closed = true
+    if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve))
+    this.#pool.destroy()
+  }
+
+  /** Closes everything now; calls in flight fail with CLOSED. */
+  destroy(): void {
+    this.#closed = true
+    this.#pool.destroy(new ExtPluginError(ErrorCode.CLOSED, 'the runner client was destroyed'))
+  }
+
+  async #guard<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new ExtPluginError(ErrorCode.CLOSED, 'the runner client is closed')
+    this.#inFlight++
+    try {
+      return await work()
+    } finally {
+      if (--this.#inFlight === 0) this.#drained?.()
+    }
+  }
+
+  #callId(): number {
+    const id = this.#nextId
+    this.#nextId = nextCallId(id)
+    return id
+  }
+
+  #token(conf: RunnerConf, settings: CallSettings | undefined): Promise<number> {
+    const token = this.#tokens.get(conf.key, () => this.#prepare(conf, settings))
+    return typeof token === 'number' ? Promise.resolve(token) : withSignal(token, settings?.signal, 'RPC_PREPARE_CONF')
+  }
+
+  async #prepare(conf: RunnerConf, settings: CallSettings | undefined): Promise<number> {
+    this.#prepares++
+    // Shared by every caller waiting on this key: one caller's abort must not cancel it.
+    const shared = settings?.timeout === undefined ? undefined : { timeout: settings.timeout }
+    const frame = encodeFor(MessageType.RPC_PREPARE_CONF, () => encodePrepareConfRequest({ key: conf.key, conf: conf.conf }))
+    const { confToken } = await this.#exchange(MessageType.RPC_PREPARE_CONF, frame, undefined, shared, decodePrepareConfResponse)
+    this.#logger.info('successfully obtained conf token.')
+    return confToken
+  }
+
+  async #callWithToken<T>(
+    rpc: number,
+    conf: RunnerConf,
+    encode: (id: number, confToken: number) => Buffer,
+    answer: ExtraInfoAnswerer,
+    settings: CallSettings | undefined,
+    decode: (payload: Buffer) => T,
+  ): Promise<T> {
+    let lastError: unknown
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      try {
+        const token = await this.#token(conf, settings)
+        const frame = encodeFor(rpc, () => encode(this.#callId(), token))
+        return await this.#exchange(rpc, frame, answer, settings, decode)
+      } catch (err) {
+        if ((err as ExtPluginError).code !== ErrorCode.CONF_TOKEN_NOT_FOUND) throw err
+        lastError = err
+        this.#logger.warn('refresh cache and try again')
+        this.flushTokens()
+      }
+    }
+    throw lastError
+  }
+
+  /**
+   * One request/reply on a pooled connection, decoded before the connection goes back to
+   * the pool (a reply we cannot read retires it). A dead reused connection is retried once.
+   */
+  async #exchange<T>(
+    rpc: number,
+    frame: Buffer,
+    answer: ExtraInfoAnswerer | undefined,
+    settings: CallSettings | undefined,
+    decode: (payload: Buffer) => T,
+  ): Promise<T> {
+    const signal = settings?.signal
+    if (signal?.aborted) throw new RpcError(ErrorCode.ABORTED, 'send', messageTypeName(rpc), 'aborted')
+    const deadline = performance.now() + (settings?.timeout ?? this.#callTimeout)
+    let connection: RunnerConnection = await this.#pool.acquire()
+    for (;;) {
+      const reused = connection.calls > 0
+      try {
+        const payload = await connection.call(rpc, frame, { deadline, signal, answer })
+        const reply = decodeReply(rpc, payload, decode, connection)
+        this.#pool.release(connection)
+        return reply
+      } catch (err) {
+        this.#pool.release(connection)
+        const stale = reused && connection.received === 0 && (err as ExtPluginError).code === ErrorCode.SOCKET_CLOSED
+        if (!stale) throw err
+        connection = await this.#pool.connect()
+      }
+    }
+  }
+
+}
+
+function decodeReply<T>(rpc: number, payload: Buffer, decode: (payload: Buffer) => T, connection: RunnerConnection): T {
+  try {
+    return decode(payload)
+  } catch (err) {
+    connection.destroy()
+    const reason = `bad message: ${err instanceof Error ? err.message : String(err)}`
+    throw new RpcError(ErrorCode.BAD_MESSAGE, 'receive', messageTypeName(rpc), reason, { cause: err })
+  }
+}
+
+/** Encoding failures (a payload over 16 MiB) are send failures, worded as APISIX does. */
+function encodeFor(rpc: number, encode: () => Buffer): Buffer {
+  try {
+    return encode()
+  } catch (err) {
+    if (!(err instanceof ExtPluginError)) throw err
+    throw new RpcError(err.code, 'send', messageTypeName(rpc), err.message, { cause: err })
+  }
+}
+
+/** Waits for a shared promise, giving up (without cancelling it) if the signal fires. */
+function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, rpc: string): Promise<T> {
+  if (signal === undefined) return promise
+  if (signal.aborted) return Promise.reject(new RpcError(ErrorCode.ABORTED, 'receive', rpc, 'aborted'))
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new RpcError(ErrorCode.ABORTED, 'receive', rpc, 'aborted'))
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(err)
+      },
+    )
+  })
+}

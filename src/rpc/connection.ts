@@ -1,0 +1,302 @@
+// One Unix-socket connection to the runner, carrying one call at a time (protocol.md §6).
+//
+// A call is: our request frame, any number of ExtraInfo question/answer rounds, then the
+// runner's final frame. Everything that can go wrong on the way (the peer closing, an
+// RPC_ERROR, a frame of the wrong type, a malformed payload, a timeout, an abort) rejects
+// the call with an RpcError and, unless the connection is provably clean, destroys it so it
+// is never handed out again.
+import { connect as netConnect, type Socket } from 'node:net'
+import { ErrorCode, ExtPluginError, RpcError } from '../errors.js'
+import {
+  FrameReader,
+  Info,
+  MessageType,
+  decodeErrResponse,
+  decodeExtraInfoRequest,
+  errCodeText,
+  messageTypeName,
+  type DecodedExtraInfoRequest,
+} from '../protocol/index.js'
+
+/** Answers one ExtraInfo question with a whole ExtraInfo.Resp frame. */
+export type ExtraInfoAnswerer = (question: DecodedExtraInfoRequest) => Buffer | Promise<Buffer>
+
+export interface CallOptions {
+  /** Absolute time (performance.now() clock) after which the call fails with TIMEOUT. */
+  readonly deadline: number
+  readonly signal?: AbortSignal | undefined
+  /** Required for calls where the runner may ask questions (HTTPReqCall, HTTPRespCall). */
+  readonly answer?: ExtraInfoAnswerer | undefined
+}
+
+interface PendingCall {
+  readonly rpc: number
+  readonly answer: ExtraInfoAnswerer | undefined
+  readonly resolve: (payload: Buffer) => void
+  readonly reject: (err: ExtPluginError) => void
+  readonly timer: NodeJS.Timeout
+  readonly signal: AbortSignal | undefined
+  readonly onAbort: (() => void) | undefined
+  /** Frames that arrived while an ExtraInfo answer was being prepared (kept in order). */
+  queued: Array<[number, Buffer]> | undefined
+  answering: boolean
+}
+
+const errnoText: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  ECONNREFUSED: 'connection refused',
+  EACCES: 'permission denied',
+  ENOTSOCK: 'socket operation on non-socket',
+  ECONNRESET: 'connection reset by peer',
+  EPIPE: 'broken pipe',
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
+/** A socket error as nginx words it, e.g. `no such file or directory`. */
+export function socketErrorText(err: NodeJS.ErrnoException): string {
+  return (err.code && errnoText[err.code]) ?? err.message
+}
+
+/** Connects to `path`, failing with CONNECT or CONNECT_TIMEOUT. */
+export function connectUnix(path: string, timeout: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const address = `unix:${path}`
+    const socket = netConnect({ path })
+    const timer = setTimeout(() => {
+      socket.destroy()
+      reject(new RpcError(ErrorCode.CONNECT_TIMEOUT, 'connect', address, 'timeout'))
+    }, timeout)
+    socket.once('connect', () => {
+      clearTimeout(timer)
+      socket.removeListener('error', onError)
+      resolve(socket)
+    })
+    const onError = (err: NodeJS.ErrnoException): void => {
+      clearTimeout(timer)
+      reject(new RpcError(ErrorCode.CONNECT, 'connect', address, socketErrorText(err), { cause: err }))
+    }
+    socket.once('error', onError)
+  })
+}
+
+export class RunnerConnection {
+  readonly #socket: Socket
+  readonly #reader: FrameReader
+  #call: PendingCall | undefined
+  #closed = false
+  /** False once anything makes the byte stream's state uncertain. */
+  #clean = true
+  #socketError: NodeJS.ErrnoException | undefined
+  /** Bytes received during the current call; 0 means the runner never answered. */
+  #received = 0
+  /** Completed calls; a connection that served one before is a "reused" one. */
+  calls = 0
+  /** Called once when the socket is gone, so the pool can forget it. */
+  onClose: ((connection: RunnerConnection) => void) | undefined
+
+  constructor(socket: Socket) {
+    this.#socket = socket
+    this.#reader = new FrameReader((type, payload) => this.#onFrame(type, payload))
+    socket.setNoDelay(true)
+    socket.on('data', (chunk: Buffer) => {
+      this.#received += chunk.length
+      this.#reader.push(chunk)
+    })
+    socket.on('error', (err) => {
+      this.#socketError ??= err
+    })
+    socket.on('close', () => this.#onClose())
+    // An idle connection parked in the pool times out here; see park().
+    socket.on('timeout', () => socket.destroy())
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** True when the connection can serve another call. */
+  get reusable(): boolean {
+    return !this.#closed && this.#clean && this.#call === undefined && this.#reader.buffered === 0
+  }
+
+  /** Bytes the runner sent during the current (or last) call. */
+  get received(): number {
+    return this.#received
+  }
+
+  /** Sends `frame` (a request of type `rpc`) and resolves with the payload of the final reply. */
+  call(rpc: number, frame: Buffer, options: CallOptions): Promise<Buffer> {
+    if (this.#closed || this.#call !== undefined) {
+      return Promise.reject(new RpcError(ErrorCode.SOCKET_CLOSED, 'send', messageTypeName(rpc), 'closed'))
+    }
+    this.#received = 0
+    return new Promise<Buffer>((resolve, reject) => {
+      const delay = Math.max(0, options.deadline - performance.now())
+      const signal = options.signal
+      const onAbort = signal && ((): void => this.#fail(this.#error(ErrorCode.ABORTED, 'receive', 'aborted')))
+      this.#call = {
+        rpc,
+        answer: options.answer,
+        resolve,
+        reject,
+        timer: setTimeout(() => this.#fail(this.#error(ErrorCode.TIMEOUT, 'receive', 'timeout')), delay),
+        signal,
+        onAbort,
+        queued: undefined,
+        answering: false,
+      }
+      if (signal?.aborted) return onAbort!()
+      signal?.addEventListener('abort', onAbort!, { once: true })
+      this.#write(frame, 'send', messageTypeName(rpc))
+    })
+  }
+
+  /** Parks the connection in the pool: no activity keeps the process alive, idle time is bounded. */
+  park(idleTimeout: number): void {
+    this.#socket.setTimeout(idleTimeout)
+    this.#socket.unref()
+  }
+
+  unpark(): void {
+    this.#socket.setTimeout(0)
+    this.#socket.ref()
+  }
+
+  destroy(reason?: ExtPluginError): void {
+    this.#clean = false
+    if (reason) this.#fail(reason)
+    this.#socket.destroy()
+  }
+
+  #write(frame: Buffer, step: 'send' | 'reply', rpc: string): void {
+    this.#socket.write(frame, (err) => {
+      if (err) this.#fail(new RpcError(ErrorCode.SOCKET, step, rpc, socketErrorText(err), { cause: err }))
+    })
+  }
+
+  #error(code: (typeof ErrorCode)[keyof typeof ErrorCode], step: 'receive' | 'handle', reason: string): RpcError {
+    return new RpcError(code, step, messageTypeName(this.#call?.rpc ?? -1), reason)
+  }
+
+  #onFrame(type: number, payload: Buffer): void {
+    const call = this.#call
+    if (call === undefined) {
+      // Nothing was asked: the runner is out of step with us. Never reuse this stream.
+      this.destroy()
+      return
+    }
+    if (call.answering) {
+      ;(call.queued ??= []).push([type, payload])
+      return
+    }
+    if (type === MessageType.RPC_EXTRA_INFO && call.answer !== undefined) {
+      this.#onQuestion(call, payload)
+    } else if (type === call.rpc) {
+      this.#settle()
+      this.calls++
+      call.resolve(payload)
+    } else if (type === MessageType.RPC_ERROR) {
+      this.#onRunnerError(payload)
+    } else {
+      this.#clean = false
+      this.#fail(this.#error(ErrorCode.UNEXPECTED_TYPE, 'receive', `unexpected type ${type}`))
+    }
+  }
+
+  #onRunnerError(payload: Buffer): void {
+    // The runner gave up on this call; like APISIX we do not trust the stream afterwards.
+    this.#clean = false
+    let code: number
+    try {
+      code = decodeErrResponse(payload).code
+    } catch (err) {
+      this.#fail(this.#badMessage(err, 'RPC_ERROR'))
+      return
+    }
+    const errorCode = code === 2 ? ErrorCode.CONF_TOKEN_NOT_FOUND : ErrorCode.RUNNER_REPLIED_ERROR
+    const call = this.#call!
+    this.#fail(new RpcError(errorCode, 'receive', messageTypeName(call.rpc), errCodeText(code), { runnerCode: code }))
+  }
+
+  #onQuestion(call: PendingCall, payload: Buffer): void {
+    let question: DecodedExtraInfoRequest
+    try {
+      question = decodeExtraInfoRequest(payload)
+    } catch (err) {
+      this.#fail(this.#badMessage(err, 'RPC_EXTRA_INFO'))
+      return
+    }
+    if (question.kind !== Info.Var && question.kind !== Info.ReqBody && question.kind !== Info.RespBody) {
+      this.#clean = false
+      this.#fail(new RpcError(ErrorCode.UNSUPPORTED_INFO, 'handle', 'RPC_EXTRA_INFO', `unsupported info type: ${question.kind}`))
+      return
+    }
+    call.answering = true
+    let answer: Buffer | Promise<Buffer>
+    try {
+      answer = call.answer!(question)
+    } catch (err) {
+      this.#failAnswer(err)
+      return
+    }
+    if (Buffer.isBuffer(answer)) this.#sendAnswer(call, answer)
+    else answer.then((frame: Buffer) => this.#sendAnswer(call, frame), (err: unknown) => this.#failAnswer(err))
+  }
+
+  #sendAnswer(call: PendingCall, frame: Buffer): void {
+    if (this.#call !== call) return // the call ended (timeout, abort) while we were answering
+    call.answering = false
+    this.#write(frame, 'reply', 'RPC_EXTRA_INFO')
+    const queued = call.queued
+    if (queued === undefined) return
+    call.queued = undefined
+    for (const [type, payload] of queued) this.#onFrame(type, payload)
+  }
+
+  #failAnswer(err: unknown): void {
+    // Encoding the answer failed (too large for a frame) or the answerer broke its contract.
+    this.#clean = false
+    const code = err instanceof ExtPluginError ? err.code : ErrorCode.BAD_MESSAGE
+    this.#fail(new RpcError(code, 'reply', 'RPC_EXTRA_INFO', errorText(err), { cause: err }))
+  }
+
+  #badMessage(err: unknown, rpc: string): RpcError {
+    // Decoders throw BadMessage; anything else from them is still a payload we cannot read.
+    this.#clean = false
+    return new RpcError(ErrorCode.BAD_MESSAGE, 'receive', rpc, `bad message: ${errorText(err)}`, { cause: err })
+  }
+
+  /** Ends the current call successfully: timers and listeners go, the connection stays. */
+  #settle(): PendingCall | undefined {
+    const call = this.#call
+    if (call === undefined) return undefined
+    this.#call = undefined
+    clearTimeout(call.timer)
+    if (call.onAbort) call.signal!.removeEventListener('abort', call.onAbort)
+    return call
+  }
+
+  /** Ends the current call with `err`; the connection is destroyed. */
+  #fail(err: ExtPluginError): void {
+    const call = this.#settle()
+    this.#clean = false
+    this.#socket.destroy()
+    call?.reject(err)
+  }
+
+  #onClose(): void {
+    this.#closed = true
+    if (this.#call !== undefined) {
+      const err = this.#socketError
+      const reset = err === undefined || err.code === 'ECONNRESET' || err.code === 'EPIPE'
+      const detail = this.#reader.incomplete()
+      const reason = reset ? (detail ? `closed (${detail})` : 'closed') : socketErrorText(err)
+      this.#fail(this.#error(reset ? ErrorCode.SOCKET_CLOSED : ErrorCode.SOCKET, 'receive', reason))
+    }
+    this.#reader.reset()
+    this.onClose?.(this)
+  }
+}

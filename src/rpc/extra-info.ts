@@ -1,0 +1,50 @@
+// Answering the runner's ExtraInfo questions (protocol.md §4.3) from whatever the caller
+// knows about the exchange. A source that fails is logged and answered "absent", as APISIX
+// does for an unreadable body; the call itself goes on.
+import type { Logger } from '../logger.js'
+import { Info, encodeExtraInfoResponse, type DecodedExtraInfoRequest, type WireText } from '../protocol/index.js'
+import type { ExtraInfoAnswerer } from './connection.js'
+
+type MaybePromise<T> = T | Promise<T>
+
+export interface ExtraInfoSource {
+  /** A gateway variable as bytes (or a binary string); undefined when it does not exist. */
+  variable(name: string): MaybePromise<WireText | undefined>
+  /** The whole request body; undefined when there is none. */
+  requestBody(): MaybePromise<WireText | undefined>
+  /** The whole response body (response phase only); undefined when there is none. */
+  responseBody(): MaybePromise<WireText | undefined>
+}
+
+/** A source that knows nothing: every answer is absent. */
+export const emptyExtraInfo: ExtraInfoSource = {
+  variable: () => undefined,
+  requestBody: () => undefined,
+  responseBody: () => undefined,
+}
+
+const absent = (): Buffer => encodeExtraInfoResponse({})
+const encode = (result: WireText | undefined): Buffer => encodeExtraInfoResponse({ result })
+
+export function extraInfoAnswerer(source: ExtraInfoSource, logger: Logger): ExtraInfoAnswerer {
+  return (question: DecodedExtraInfoRequest) => {
+    const what =
+      question.kind === Info.Var ? `variable ${question.name}` : question.kind === Info.ReqBody ? 'request body' : 'response body'
+    const failed = (err: unknown): Buffer => {
+      logger.error(`failed to read ${what}: ${err instanceof Error ? err.message : String(err)}`)
+      return absent()
+    }
+    let value: MaybePromise<WireText | undefined>
+    try {
+      value =
+        question.kind === Info.Var
+          ? source.variable(question.name!)
+          : question.kind === Info.ReqBody
+            ? source.requestBody()
+            : source.responseBody()
+    } catch (err) {
+      return failed(err)
+    }
+    return value instanceof Promise ? value.then(encode, failed) : encode(value)
+  }
+}

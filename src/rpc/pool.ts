@@ -1,0 +1,86 @@
+// Keep-alive connections to one runner socket, with APISIX's defaults (protocol.md §6): at
+// most 32 idle connections, each dropped after 180 s unused. There is no cap on
+// connections in use, as in APISIX: each concurrent call gets its own.
+//
+// A connection the runner closed leaves the idle list the moment its `close` event fires,
+// so it is never handed out; the client additionally retries once, on a fresh connection,
+// a call that died on a reused connection before the runner sent a byte (the runner may
+// have closed it in the instant between our check and our write).
+import { connectUnix, RunnerConnection } from './connection.js'
+
+export interface PoolOptions {
+  /** Filesystem path of the runner's socket (no `unix:` prefix). */
+  readonly path: string
+  readonly connectTimeout: number
+  readonly maxIdle: number
+  readonly idleTimeout: number
+}
+
+export interface PoolStats {
+  /** Connections opened since the pool was created. */
+  readonly opened: number
+  /** Connections open now, idle or in use. */
+  readonly open: number
+  readonly idle: number
+}
+
+export class ConnectionPool {
+  readonly #options: PoolOptions
+  /** Most recently used last: reuse the warmest socket. */
+  readonly #idle: RunnerConnection[] = []
+  readonly #open = new Set<RunnerConnection>()
+  #opened = 0
+
+  constructor(options: PoolOptions) {
+    this.#options = options
+  }
+
+  get stats(): PoolStats {
+    return { opened: this.#opened, open: this.#open.size, idle: this.#idle.length }
+  }
+
+  /** An idle connection, or a new one. */
+  async acquire(): Promise<RunnerConnection> {
+    const idle = this.#idle.pop()
+    if (idle !== undefined) {
+      idle.unpark()
+      return idle
+    }
+    return this.connect()
+  }
+
+  /** Always a new connection (used to retry on a fresh one). */
+  async connect(): Promise<RunnerConnection> {
+    const socket = await connectUnix(this.#options.path, this.#options.connectTimeout)
+    const connection = new RunnerConnection(socket)
+    this.#opened++
+    this.#open.add(connection)
+    connection.onClose = (closed) => {
+      this.#open.delete(closed)
+      const at = this.#idle.indexOf(closed)
+      if (at >= 0) this.#idle.splice(at, 1)
+    }
+    return connection
+  }
+
+  /** Back to the idle list if it can serve again and there is room; otherwise closed. */
+  release(connection: RunnerConnection): void {
+    if (connection.reusable && this.#idle.length < this.#options.maxIdle) {
+      connection.park(this.#options.idleTimeout)
+      this.#idle.push(connection)
+    } else {
+      connection.destroy()
+    }
+  }
+
+  /** Closes the idle connections (in-use ones close when released). */
+  closeIdle(): void {
+    for (const connection of this.#idle.splice(0)) connection.destroy()
+  }
+
+  /** Closes every connection, failing calls in flight with `reason`. */
+  destroy(reason?: Parameters<RunnerConnection['destroy']>[0]): void {
+    this.#idle.length = 0
+    for (const connection of [...this.#open]) connection.destroy(reason)
+  }
+}
