@@ -237,7 +237,8 @@ export class RunnerClient {
         this.#pool.release(connection)
         const stale = reused && connection.received === 0 && (err as ExtPluginError).code === ErrorCode.SOCKET_CLOSED
         if (!stale) throw err
-        connection = await this.#pool.connect()
+        // If the runner is gone rather than the connection, say what happened to the call.
+        connection = await this.#pool.connect().catch(() => Promise.reject(err))
       }
     }
   }

@@ -55,6 +55,11 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
 
+/** The runner closed its end: the connection is gone, not broken in some other way. */
+function peerClosed(err: NodeJS.ErrnoException): boolean {
+  return err.code === 'ECONNRESET' || err.code === 'EPIPE'
+}
+
 /** A socket error as nginx words it, e.g. `no such file or directory`. */
 export function socketErrorText(err: NodeJS.ErrnoException): string {
   return (err.code && errnoText[err.code]) ?? err.message
@@ -172,8 +177,10 @@ export class RunnerConnection {
   }
 
   #write(frame: Buffer, step: 'send' | 'reply', rpc: string): void {
-    this.#socket.write(frame, (err) => {
-      if (err) this.#fail(new RpcError(ErrorCode.SOCKET, step, rpc, socketErrorText(err), { cause: err }))
+    this.#socket.write(frame, (err?: NodeJS.ErrnoException | null) => {
+      if (!err) return
+      const code = peerClosed(err) ? ErrorCode.SOCKET_CLOSED : ErrorCode.SOCKET
+      this.#fail(new RpcError(code, step, rpc, socketErrorText(err), { cause: err }))
     })
   }
 
@@ -291,7 +298,7 @@ export class RunnerConnection {
     this.#closed = true
     if (this.#call !== undefined) {
       const err = this.#socketError
-      const reset = err === undefined || err.code === 'ECONNRESET' || err.code === 'EPIPE'
+      const reset = err === undefined || peerClosed(err)
       const detail = this.#reader.incomplete()
       const reason = reset ? (detail ? `closed (${detail})` : 'closed') : socketErrorText(err)
       this.#fail(this.#error(reset ? ErrorCode.SOCKET_CLOSED : ErrorCode.SOCKET, 'receive', reason))

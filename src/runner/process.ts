@@ -1,0 +1,256 @@
+// The runner process, managed as APISIX manages it (protocol.md §8): spawned from an argv
+// (no shell) with APISIX_LISTEN_ADDRESS and APISIX_CONF_EXPIRE_TIME, its output logged
+// line by line, respawned after it exits (the token cache is flushed at once: the new
+// process knows none of the old tokens), and stopped with SIGTERM, a grace period, SIGKILL.
+//
+// Differences, on purpose: the socket lives in a private 0700 directory of its own, so two
+// instances never collide and no other user can connect; `ready()` tells when the runner
+// listens instead of leaving the first requests to fail; the process (and anything it
+// spawns: it leads its own process group) dies with Node even when Node is not closed.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { ErrorCode, ExtPluginError, RunnerStartError } from '../errors.js'
+import { silentLogger, type Logger } from '../logger.js'
+import { connectUnix } from '../rpc/connection.js'
+import { onProcessExit } from './exit-hook.js'
+
+export interface RunnerProcessOptions {
+  /** The runner's argv: `['./go-runner', 'run']`. */
+  readonly cmd: readonly string[]
+  /** Extra environment for the runner, on top of this process's own. */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
+  /** Seconds, passed as APISIX_CONF_EXPIRE_TIME. Default 3600. */
+  readonly confExpireTime?: number | undefined
+  /** Milliseconds to wait for the socket to accept connections. Default 10000. */
+  readonly startTimeout?: number | undefined
+  /** Milliseconds between an exit and the respawn. Default 3000, as APISIX. */
+  readonly respawnDelay?: number | undefined
+  /** Milliseconds between SIGTERM and SIGKILL on close. Default 1000, as APISIX. */
+  readonly stopTimeout?: number | undefined
+  readonly logger?: Logger | undefined
+  /** Told when the runner exited (before any respawn), e.g. to flush conf tokens. */
+  readonly onExit?: ((exit: RunnerExit) => void) | undefined
+}
+
+export interface RunnerExit {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+}
+
+/** Linux's sun_path holds 108 bytes including the terminating NUL. */
+const MAX_SOCKET_PATH = 107
+const READY_POLL_MS = 20
+const OUTPUT_LINES_KEPT = 20
+
+export class RunnerProcess {
+  readonly socketPath: string
+  readonly #dir: string
+  readonly #options: RunnerProcessOptions
+  readonly #logger: Logger
+  #child: ChildProcess | undefined
+  #ready!: Promise<void>
+  #respawnTimer: NodeJS.Timeout | undefined
+  /** Settles the readiness of a respawn that is still waiting for its delay. */
+  #pendingRespawn: { resolve: () => void; reject: (err: unknown) => void } | undefined
+  #closing: Promise<void> | undefined
+  readonly #removeExitHook: () => void
+  /** The last lines the runner printed, for the error when it fails to start. */
+  readonly #recentOutput: string[] = []
+  #spawns = 0
+
+  constructor(options: RunnerProcessOptions) {
+    if (options.cmd.length === 0) throw new ExtPluginError(ErrorCode.INVALID_OPTIONS, 'runner.cmd must not be empty')
+    this.#options = options
+    this.#logger = options.logger ?? silentLogger
+    this.#dir = mkdtempSync(join(tmpdir(), 'apisix-ext-plugin-'))
+    this.socketPath = join(this.#dir, 'runner.sock')
+    if (Buffer.byteLength(this.socketPath) > MAX_SOCKET_PATH) {
+      rmSync(this.#dir, { recursive: true, force: true })
+      throw new ExtPluginError(
+        ErrorCode.INVALID_OPTIONS,
+        `the runner socket path ${this.socketPath} is longer than ${MAX_SOCKET_PATH} bytes; set TMPDIR to a shorter directory`,
+      )
+    }
+    this.#removeExitHook = onProcessExit(() => this.#killNow())
+    this.#setReady(this.#spawn())
+  }
+
+  /** The runner's pid, while one is running. */
+  get pid(): number | undefined {
+    return this.#child?.exitCode === null ? this.#child.pid : undefined
+  }
+
+  /** How many times the runner was started (1 + respawns). */
+  get spawns(): number {
+    return this.#spawns
+  }
+
+  /** Resolves when the current runner accepts connections on the socket. */
+  ready(): Promise<void> {
+    return this.#ready
+  }
+
+  /** SIGTERM, then SIGKILL after the grace period; removes the socket directory. */
+  close(): Promise<void> {
+    this.#closing ??= this.#stop()
+    return this.#closing
+  }
+
+  /** SIGKILL now; removes the socket directory. */
+  destroy(): void {
+    this.#closing ??= Promise.resolve()
+    this.#cancelRespawn()
+    this.#killNow()
+    this.#removeExitHook()
+  }
+
+  #spawn(): Promise<void> {
+    const { cmd } = this.#options
+    this.#spawns++
+    this.#recentOutput.length = 0
+    const child = spawn(cmd[0]!, cmd.slice(1), {
+      env: {
+        ...process.env,
+        ...this.#options.env,
+        APISIX_LISTEN_ADDRESS: `unix:${this.socketPath}`,
+        APISIX_CONF_EXPIRE_TIME: String(this.#options.confExpireTime ?? 3600),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so that stopping it also stops what it spawned (a shell
+      // script, npx, mvn) and a Ctrl-C meant for us is handled by us, not raced by it.
+      detached: true,
+    })
+    this.#child = child
+    // The runner alone must not keep Node alive: the application's server does that.
+    child.unref()
+    this.#pipeOutput(child)
+
+    const started = new Promise<void>((resolve, reject) => {
+      child.once('error', (err) => {
+        // Spawning failed (no such file, not executable): nothing to respawn, as in APISIX.
+        this.#child = undefined
+        reject(new RunnerStartError(`failed to start the runner ${JSON.stringify(cmd)}: ${err.message}`, undefined, err))
+      })
+      child.once('exit', (code, signal) => {
+        reject(
+          new RunnerStartError(
+            `the runner exited (${describeExit(code, signal)}) before listening on ${this.socketPath}${this.#outputTail()}`,
+            { code, signal },
+          ),
+        )
+        this.#onExit(child, code, signal)
+      })
+      this.#waitListening(child).then(resolve, reject)
+    })
+    return started
+  }
+
+  /** Callers of ready() see a rejection; an unobserved one must not become unhandled. */
+  #setReady(ready: Promise<void>): void {
+    ready.catch(() => {})
+    this.#ready = ready
+  }
+
+  #cancelRespawn(): void {
+    clearTimeout(this.#respawnTimer)
+    this.#pendingRespawn?.reject(new ExtPluginError(ErrorCode.CLOSED, 'the runner was closed before it respawned'))
+    this.#pendingRespawn = undefined
+  }
+
+  async #waitListening(child: ChildProcess): Promise<void> {
+    const timeout = this.#options.startTimeout ?? 10_000
+    const deadline = performance.now() + timeout
+    while (child.exitCode === null && child.signalCode === null && this.#child === child) {
+      try {
+        const socket = await connectUnix(this.socketPath, Math.max(1, deadline - performance.now()))
+        socket.destroy()
+        return
+      } catch {
+        if (performance.now() >= deadline) {
+          throw new RunnerStartError(`the runner did not listen on ${this.socketPath} within ${timeout} ms${this.#outputTail()}`)
+        }
+        await sleep(READY_POLL_MS)
+      }
+    }
+    throw new RunnerStartError('the runner stopped before it listened')
+  }
+
+  #pipeOutput(child: ChildProcess): void {
+    const forward = (stream: NodeJS.ReadableStream | null, log: (line: string) => void): void => {
+      if (stream === null) return
+      ;(stream as NodeJS.ReadableStream & { unref?: () => void }).unref?.()
+      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+        this.#recentOutput.push(line)
+        if (this.#recentOutput.length > OUTPUT_LINES_KEPT) this.#recentOutput.shift()
+        log(`runner: ${line}`)
+      })
+    }
+    forward(child.stdout, (line) => this.#logger.info(line))
+    forward(child.stderr, (line) => this.#logger.warn(line))
+  }
+
+  #outputTail(): string {
+    return this.#recentOutput.length === 0 ? '' : `; its last output:\n${this.#recentOutput.join('\n')}`
+  }
+
+  #onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.#child === child) this.#child = undefined
+    if (this.#closing !== undefined) return
+    if (code !== 0 || signal !== null) {
+      this.#logger.warn(`runner exited with reason: ${signal ? 'signal' : 'exit'}, status: ${signal ?? code}`)
+    }
+    this.#options.onExit?.({ code, signal })
+    const delay = this.#options.respawnDelay ?? 3000
+    this.#logger.warn(`respawn runner ${delay / 1000} seconds later with cmd: ${JSON.stringify(this.#options.cmd)}`)
+    this.#setReady(new Promise<void>((resolve, reject) => (this.#pendingRespawn = { resolve, reject })))
+    this.#respawnTimer = setTimeout(() => {
+      const pending = this.#pendingRespawn!
+      this.#pendingRespawn = undefined
+      this.#logger.warn('respawning new runner...')
+      const next = this.#spawn()
+      this.#setReady(next)
+      next.then(pending.resolve, pending.reject)
+    }, delay)
+  }
+
+  async #stop(): Promise<void> {
+    this.#cancelRespawn()
+    const child = this.#child
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+      this.#logger.info(`terminate runner ${child.pid} with SIGTERM`)
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+      signalGroup(child, 'SIGTERM')
+      const grace = this.#options.stopTimeout ?? 1000
+      const graceful = await Promise.race([exited.then(() => true), sleep(grace, false)])
+      if (!graceful) {
+        this.#logger.warn(`runner ${child.pid} ignored SIGTERM for ${grace} ms: SIGKILL`)
+        signalGroup(child, 'SIGKILL')
+        await exited
+      }
+    }
+    this.#removeExitHook()
+    rmSync(this.#dir, { recursive: true, force: true })
+  }
+
+  #killNow(): void {
+    const child = this.#child
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) signalGroup(child, 'SIGKILL')
+    rmSync(this.#dir, { recursive: true, force: true })
+  }
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, signal)
+  } catch {
+    child.kill(signal) // the group is gone or was never formed; try the process itself
+  }
+}
+
+function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal ? `signal ${signal}` : `code ${code}`
+}
