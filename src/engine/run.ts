@@ -1,0 +1,102 @@
+// Runs a pipeline's phases over an exchange (design.md "Phases"): rewrite, access, then,
+// once the application has answered, response. Within a phase plugins run in descending
+// priority; a handler that returns a response ends the request there.
+import type { Logger } from '../logger.js'
+import { withErrorPage } from './error-page.js'
+import type { Exchange } from './exchange.js'
+import type { PluginInstance, Pipeline } from './pipeline.js'
+import { toFinalResponse, type FinalResponse, type PluginResponse } from './plugin.js'
+import { prepareVariables } from './variables.js'
+
+interface RunState {
+  /** Instances whose rewrite or access handler ran in this request. */
+  readonly ran: Set<PluginInstance>
+}
+
+const RUN_STATE = Symbol('run state')
+/** Filter verdicts for this request: evaluated once, when the plugin would first run. */
+const FILTER_VERDICTS = Symbol('filter verdicts')
+
+function stateOf(exchange: Exchange, pipeline: Pipeline): RunState {
+  let states = exchange.ctx.get(RUN_STATE) as Map<Pipeline, RunState> | undefined
+  if (states === undefined) exchange.ctx.set(RUN_STATE, (states = new Map()))
+  let state = states.get(pipeline)
+  if (state === undefined) states.set(pipeline, (state = { ran: new Set() }))
+  return state
+}
+
+/** The rewrite and access phases. A response means: answer the client with it, skip the rest. */
+export async function runRequestPhases(pipeline: Pipeline, exchange: Exchange, logger: Logger): Promise<FinalResponse | undefined> {
+  exchange.routeId = pipeline.routeId
+  exchange.routeName = pipeline.routeName
+  const state = stateOf(exchange, pipeline)
+  for (const phase of ['rewrite', 'access'] as const) {
+    for (const instance of pipeline.phases[phase]) {
+      if (!(await admitted(instance, exchange, logger))) continue
+      state.ran.add(instance)
+      const result = await invoke(instance, phase, exchange, logger)
+      if (result !== undefined) return result
+    }
+  }
+  return undefined
+}
+
+/**
+ * The response phase over `exchange.response`, which it may replace. After a request
+ * ended early (`stopped`), only plugins that already ran in this request take part.
+ */
+export async function runResponsePhase(pipeline: Pipeline, exchange: Exchange, logger: Logger, stopped: boolean): Promise<void> {
+  const state = stateOf(exchange, pipeline)
+  for (const instance of pipeline.phases.response) {
+    if (stopped && !state.ran.has(instance)) continue
+    if (!(await admitted(instance, exchange, logger))) continue
+    const result = await invoke(instance, 'response', exchange, logger)
+    if (result !== undefined) exchange.response = { status: result.status, headers: result.headers, body: result.body }
+  }
+}
+
+/** True when this route has anything to run after the application answered. */
+export function hasResponsePhase(pipeline: Pipeline): boolean {
+  return pipeline.phases.response.length > 0
+}
+
+async function invoke(
+  instance: PluginInstance,
+  phase: 'rewrite' | 'access' | 'response',
+  exchange: Exchange,
+  logger: Logger,
+): Promise<FinalResponse | undefined> {
+  let result: PluginResponse | undefined | void
+  try {
+    result = await instance.plugin[phase]!(instance.conf, exchange)
+  } catch (err) {
+    // A plugin that throws is a bug, as a Lua runtime error is in APISIX: 500, no error_response.
+    logger.error(`plugin ${instance.name} failed in the ${phase} phase: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
+    return withErrorPage(toFinalResponse({ status: 500 }))
+  }
+  if (result === undefined || result === null) return undefined
+  const response = toFinalResponse(result)
+  if (response.status >= 400) {
+    logger.warn(`${instance.name} exits with http status code ${response.status}`)
+    if (instance.errorResponse !== undefined) response.body = instance.errorResponse
+  }
+  return withErrorPage(response)
+}
+
+async function admitted(instance: PluginInstance, exchange: Exchange, logger: Logger): Promise<boolean> {
+  if (instance.filter === undefined) return true
+  let verdicts = exchange.ctx.get(FILTER_VERDICTS) as Map<PluginInstance, boolean> | undefined
+  if (verdicts === undefined) exchange.ctx.set(FILTER_VERDICTS, (verdicts = new Map()))
+  let verdict = verdicts.get(instance)
+  if (verdict !== undefined) return verdict
+  try {
+    if (instance.filterReadsBody) await prepareVariables(exchange, ['post_arg_'])
+    verdict = instance.filter.evaluate((name) => exchange.variable(name))
+  } catch (err) {
+    // APISIX runs the plugin when its filter cannot be evaluated.
+    logger.warn(`failed to run the 'vars' expression: ${err instanceof Error ? err.message : String(err)}`)
+    verdict = true
+  }
+  verdicts.set(instance, verdict)
+  return verdict
+}

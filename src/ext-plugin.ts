@@ -1,0 +1,195 @@
+// createExtPlugin(): the object an application creates once. It owns the runner process
+// (or the address of a runner started elsewhere), the client that talks to it, the plugins
+// it knows, and the logger; routes made from it share all of these.
+import { compileCheck } from './config/validate.js'
+import type { RouteConfig } from './config/schemas.js'
+import { Route } from './engine/route.js'
+import { PluginRegistry } from './engine/registry.js'
+import { runnerPlugins } from './engine/runner-plugins.js'
+import type { Plugin } from './engine/plugin.js'
+import type { VariableResolver } from './engine/variables.js'
+import { ConfigError, ErrorCode, RunnerStartError } from './errors.js'
+import { toLogger, type Logger } from './logger.js'
+import { connectUnix } from './rpc/connection.js'
+import { RunnerClient } from './rpc/client.js'
+import { RunnerProcess } from './runner/process.js'
+
+/** Start and manage the runner: APISIX's `ext-plugin.cmd`. */
+export interface ManagedRunnerOptions {
+  /** The runner's argv, run without a shell. */
+  readonly cmd: readonly string[]
+  /** Extra environment for the runner, on top of this process's own. */
+  readonly env?: Readonly<Record<string, string | undefined>>
+  /** Milliseconds to wait for the runner to listen. Default 10000. */
+  readonly startTimeout?: number
+  /** Milliseconds between an exit and the respawn. Default 3000. */
+  readonly respawnDelay?: number
+  /** Milliseconds between SIGTERM and SIGKILL on close. Default 1000. */
+  readonly stopTimeout?: number
+}
+
+/** Use a runner started by hand: APISIX's `ext-plugin.path_for_test`. */
+export interface ExternalRunnerOptions {
+  /** The runner's socket: `/tmp/runner.sock` or `unix:/tmp/runner.sock`. */
+  readonly socket: string
+}
+
+export interface ExtPluginOptions {
+  readonly runner?: ManagedRunnerOptions | ExternalRunnerOptions
+  /** In-process plugins, beside the three ext-plugin-* built-ins. */
+  readonly plugins?: ReadonlyArray<Plugin<unknown, unknown>>
+  /** `console`, a pino logger, or anything with debug/info/warn/error. Default: silent. */
+  readonly logger?: Partial<Logger>
+  /** Variables of your own for filters and the runner's Var questions; undefined falls back. */
+  readonly variables?: VariableResolver
+  /** Seconds a conf token lives; the runner is told the same. Default 3600. */
+  readonly confExpireTime?: number
+  /** Milliseconds to connect to the runner. Default 1000. */
+  readonly connectTimeout?: number
+  /** Milliseconds for one runner call, ExtraInfo rounds included. Default 60000. */
+  readonly callTimeout?: number
+  /** Idle runner connections kept. Default 32. */
+  readonly maxIdleConnections?: number
+  /** Milliseconds an idle runner connection is kept. Default 180000. */
+  readonly idleTimeout?: number
+  /** Conf tokens cached at most. Default 1024. */
+  readonly tokenCacheSize?: number
+  /** Largest request or response body held in memory for the runner, in bytes. Default 16 MiB − 1. */
+  readonly maxBodySize?: number
+}
+
+const positiveInteger = { type: 'integer', minimum: 1 }
+const checkOptions = compileCheck(
+  {
+    type: 'object',
+    properties: {
+      runner: {
+        type: 'object',
+        oneOf: [
+          {
+            properties: {
+              cmd: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+              env: { type: 'object', additionalProperties: { type: 'string' } },
+              startTimeout: positiveInteger,
+              respawnDelay: { type: 'integer', minimum: 0 },
+              stopTimeout: { type: 'integer', minimum: 0 },
+            },
+            required: ['cmd'],
+            additionalProperties: false,
+          },
+          {
+            properties: { socket: { type: 'string', minLength: 1 } },
+            required: ['socket'],
+            additionalProperties: false,
+          },
+        ],
+      },
+      plugins: { type: 'array' },
+      logger: { type: 'object' },
+      variables: {},
+      confExpireTime: positiveInteger,
+      connectTimeout: positiveInteger,
+      callTimeout: positiveInteger,
+      maxIdleConnections: { type: 'integer', minimum: 0 },
+      idleTimeout: positiveInteger,
+      tokenCacheSize: positiveInteger,
+      maxBodySize: { type: 'integer', minimum: 0, maximum: 0x7fffffff },
+    },
+    additionalProperties: false,
+  },
+  'invalid createExtPlugin options: ',
+)
+
+export class ExtPlugin {
+  readonly logger: Logger
+  /** The runner client; undefined when no runner is configured. */
+  readonly client: RunnerClient | undefined
+  /** The managed runner process; undefined for an external runner or none. */
+  readonly process: RunnerProcess | undefined
+  readonly maxBodySize: number
+  readonly variables: VariableResolver | undefined
+  readonly #registry = new PluginRegistry()
+  readonly #socketPath: string | undefined
+  readonly #connectTimeout: number
+  #closing: Promise<void> | undefined
+
+  constructor(options: ExtPluginOptions = {}) {
+    checkOptions(options)
+    if (options.variables !== undefined && typeof options.variables !== 'function') {
+      throw new ConfigError(ErrorCode.INVALID_OPTIONS, 'invalid createExtPlugin options: property "variables" validation failed: expected a function', '/variables')
+    }
+    this.logger = toLogger(options.logger)
+    this.maxBodySize = options.maxBodySize ?? 0xff_ff_ff
+    this.variables = options.variables
+    this.#connectTimeout = options.connectTimeout ?? 1000
+    const runner = options.runner
+    if (runner !== undefined && 'cmd' in runner) {
+      this.process = new RunnerProcess({
+        ...runner,
+        confExpireTime: options.confExpireTime,
+        logger: this.logger,
+        // A new runner process knows none of the old tokens (APISIX flushes on its exit event).
+        onExit: () => this.client?.flushTokens(),
+      })
+      this.#socketPath = this.process.socketPath
+    } else if (runner !== undefined) {
+      this.#socketPath = runner.socket.replace(/^unix:/, '')
+    }
+    this.client =
+      this.#socketPath === undefined
+        ? undefined
+        : new RunnerClient({
+            socketPath: this.#socketPath,
+            connectTimeout: options.connectTimeout,
+            callTimeout: options.callTimeout,
+            maxIdleConnections: options.maxIdleConnections,
+            idleTimeout: options.idleTimeout,
+            confExpireTime: options.confExpireTime,
+            tokenCacheSize: options.tokenCacheSize,
+            logger: this.logger,
+          })
+    for (const plugin of runnerPlugins({ client: this.client, logger: this.logger })) this.#registry.register(plugin)
+    for (const plugin of options.plugins ?? []) this.#registry.register(plugin)
+  }
+
+  /** Adds an in-process plugin; routes created afterwards may use it. */
+  register(plugin: Plugin<unknown, unknown>): void {
+    this.#registry.register(plugin)
+  }
+
+  /** Validates and compiles a route configuration (throws ConfigError naming the field). */
+  route(config: RouteConfig): Route {
+    return new Route(this.#registry, config, this.logger)
+  }
+
+  /** Resolves when the runner accepts connections (at once when there is no runner). */
+  async ready(): Promise<void> {
+    if (this.process !== undefined) return this.process.ready()
+    if (this.#socketPath === undefined) return
+    try {
+      ;(await connectUnix(this.#socketPath, this.#connectTimeout)).destroy()
+    } catch (err) {
+      throw new RunnerStartError(`the runner at unix:${this.#socketPath} does not accept connections: ${(err as Error).message}`, undefined, err)
+    }
+  }
+
+  /** Finishes the runner calls in flight, then stops the runner (SIGTERM, 1 s, SIGKILL). */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.client?.close()
+      await this.process?.close()
+    })()
+    return this.#closing
+  }
+
+  /** Stops everything now; runner calls in flight fail. */
+  destroy(): void {
+    this.#closing ??= Promise.resolve()
+    this.client?.destroy()
+    this.process?.destroy()
+  }
+}
+
+export function createExtPlugin(options?: ExtPluginOptions): ExtPlugin {
+  return new ExtPlugin(options)
+}
