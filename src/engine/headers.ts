@@ -5,11 +5,32 @@
 
 export class HeaderList {
   /** [name, value, name, value, …] */
-  readonly #raw: string[]
+  #raw: string[]
+  /** False while #raw is borrowed (e.g. a request's rawHeaders): copied on first change. */
+  #owned: boolean
+  #modified = false
 
-  /** Takes ownership of `raw` (e.g. a copy of `req.rawHeaders`). */
-  constructor(raw: string[] = []) {
+  /**
+   * `raw` is [name, value, …]. With `borrowed`, the array is someone else's (a request's
+   * rawHeaders) and is copied before the first change, so reading costs no copy.
+   */
+  constructor(raw: string[] = [], borrowed = false) {
     this.#raw = raw
+    this.#owned = !borrowed
+  }
+
+  /** True once set/append/delete changed something. */
+  get modified(): boolean {
+    return this.#modified
+  }
+
+  #own(): string[] {
+    this.#modified = true
+    if (!this.#owned) {
+      this.#raw = this.#raw.slice()
+      this.#owned = true
+    }
+    return this.#raw
   }
 
   static from(entries: Iterable<readonly [string, string]>): HeaderList {
@@ -47,7 +68,7 @@ export class HeaderList {
 
   /** Replaces every line of `name` with one line, where the first one was (else at the end). */
   set(name: string, value: string): void {
-    const raw = this.#raw
+    const raw = this.#own()
     let at = -1
     for (let i = 0; i < raw.length; ) {
       if (sameName(raw[i]!, name)) {
@@ -63,11 +84,12 @@ export class HeaderList {
   }
 
   append(name: string, value: string): void {
-    this.#raw.push(name, value)
+    this.#own().push(name, value)
   }
 
   delete(name: string): void {
-    const raw = this.#raw
+    if (!this.has(name)) return
+    const raw = this.#own()
     for (let i = 0; i < raw.length; ) {
       if (sameName(raw[i]!, name)) raw.splice(i, 2)
       else i += 2

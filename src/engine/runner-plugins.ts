@@ -35,6 +35,7 @@ export interface RunnerAccess {
 }
 
 const SERVICE_UNAVAILABLE: PluginResponse = { status: 503 }
+const PAYLOAD_TOO_LARGE: PluginResponse = { status: 413 }
 
 export function runnerPlugins(access: RunnerAccess): Array<Plugin<ExtPluginConf, PreparedRunnerConf>> {
   const prepare = (name: string) => (conf: ExtPluginConf, context: PrepareContext): PreparedRunnerConf => ({
@@ -50,6 +51,8 @@ export function runnerPlugins(access: RunnerAccess): Array<Plugin<ExtPluginConf,
   const onFailure = (conf: PreparedRunnerConf, err: unknown): PluginResponse | undefined => {
     const { logger } = access
     logger.error(err instanceof Error ? err.message : String(err))
+    // The runner wanted a body we will not hold: the client's request is at fault, not the runner.
+    if ((err as ExtPluginError).code === ErrorCode.BODY_TOO_LARGE) return PAYLOAD_TOO_LARGE
     if (!conf.allowDegradation) return SERVICE_UNAVAILABLE
     logger.warn(
       (err as ExtPluginError).code === ErrorCode.CONF_TOKEN_NOT_FOUND

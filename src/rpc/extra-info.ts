@@ -1,6 +1,8 @@
 // Answering the runner's ExtraInfo questions (protocol.md §4.3) from whatever the caller
 // knows about the exchange. A source that fails is logged and answered "absent", as APISIX
-// does for an unreadable body; the call itself goes on.
+// does for an unreadable body, and the call goes on; except for a body over the size
+// limit, which ends the call with BODY_TOO_LARGE (the gateway answers 413, as nginx does).
+import { ErrorCode, ExtPluginError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { Info, encodeExtraInfoResponse, type DecodedExtraInfoRequest, type WireText } from '../protocol/index.js'
 import type { ExtraInfoAnswerer } from './connection.js'
@@ -31,6 +33,7 @@ export function extraInfoAnswerer(source: ExtraInfoSource, logger: Logger): Extr
     const what =
       question.kind === Info.Var ? `variable ${question.name}` : question.kind === Info.ReqBody ? 'request body' : 'response body'
     const failed = (err: unknown): Buffer => {
+      if (err instanceof ExtPluginError && err.code === ErrorCode.BODY_TOO_LARGE) throw err
       logger.error(`failed to read ${what}: ${err instanceof Error ? err.message : String(err)}`)
       return absent()
     }

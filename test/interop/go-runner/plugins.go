@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -17,7 +19,7 @@ import (
 func allPlugins() []plugin.Plugin {
 	return []plugin.Plugin{
 		&stopPlugin{}, &rewritePlugin{}, &varsPlugin{}, &echoBodyPlugin{},
-		&requestInfoPlugin{}, &noopPlugin{}, &respPlugin{}, &failPlugin{},
+		&requestInfoPlugin{}, &noopPlugin{}, &respPlugin{}, &failPlugin{}, &readBodyPlugin{},
 		&slowPlugin{}, &exitPlugin{},
 	}
 }
@@ -261,6 +263,29 @@ func (*echoBodyPlugin) RequestFilter(_ interface{}, w http.ResponseWriter, r pkg
 	w.Header().Set("X-Body-Absent", fmt.Sprint(body == nil))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
+}
+
+// ---- read-body ------------------------------------------------------------
+
+// readBodyPlugin reads the request body (ExtraInfo ReqBody) and lets the request go on,
+// telling the upstream what it saw in request headers: the gateway must still deliver
+// the body it fetched for the runner.
+type readBodyPlugin struct{ plugin.DefaultPlugin }
+
+func (*readBodyPlugin) Name() string { return "read-body" }
+
+func (*readBodyPlugin) ParseConf(in []byte) (interface{}, error) { return struct{}{}, nil }
+
+func (*readBodyPlugin) RequestFilter(_ interface{}, w http.ResponseWriter, r pkgHTTP.Request) {
+	body, err := r.Body()
+	if err != nil {
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(err.Error()))
+		return
+	}
+	sum := sha256.Sum256(body)
+	r.Header().Set("X-Runner-Body-Length", fmt.Sprint(len(body)))
+	r.Header().Set("X-Runner-Body-Sha256", hex.EncodeToString(sum[:]))
 }
 
 // ---- request-info ---------------------------------------------------------

@@ -1,0 +1,32 @@
+// Koa (2 and 3): `app.use(extPlugin(ext, route))`.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { RouteConfig } from '../src/config/schemas.js'
+import { Route } from '../src/engine/route.js'
+import type { ExtPlugin } from '../src/ext-plugin.js'
+import { runMount } from '../src/http/handle.js'
+
+/** The parts of Koa's context this adapter uses. */
+export interface KoaContext {
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+  readonly originalUrl: string
+  respond?: boolean
+}
+
+export type KoaMiddleware = ((ctx: KoaContext, next: () => Promise<unknown>) => Promise<void>) & {
+  /** The mounted route: `middleware.route.update(config)` swaps its configuration. */
+  readonly route: Route
+}
+
+export function extPlugin(ext: ExtPlugin, route: RouteConfig | Route): KoaMiddleware {
+  const mounted = route instanceof Route ? route : ext.route(route)
+  const middleware = async (ctx: KoaContext, next: () => Promise<unknown>): Promise<void> => {
+    if (await runMount(ext, mounted, ctx.req, ctx.res, ctx.originalUrl)) {
+      await next()
+      return
+    }
+    // The middleware answered the client itself; Koa must not write a response of its own.
+    ctx.respond = false
+  }
+  return Object.assign(middleware as KoaMiddleware, { route: mounted })
+}

@@ -1,0 +1,192 @@
+// One mounted route over one node:http request: what every adapter calls.
+//
+// A request may pass several mounts (an app-wide one playing APISIX's global rule, then a
+// router's); they share one Exchange, so later mounts see earlier rewrites, and one
+// response capture, so the response phases run once the application answered, in mount
+// order (global first, as APISIX runs global rules first).
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { TLSSocket } from 'node:tls'
+import { Exchange } from '../engine/exchange.js'
+import { HeaderList } from '../engine/headers.js'
+import type { Pipeline } from '../engine/pipeline.js'
+import type { FinalResponse } from '../engine/plugin.js'
+import type { Route } from '../engine/route.js'
+import { hasResponsePhase, runRequestPhases, runResponsePhase } from '../engine/run.js'
+import { withErrorPage } from '../engine/error-page.js'
+import type { ExtPlugin } from '../ext-plugin.js'
+import { toIncomingHeaders } from './node-headers.js'
+import { readRequestBody, replaceRequestBody } from './request-body.js'
+import { applyResponsePatches, hookResponseHeaders, writeResponse } from './respond.js'
+import { ResponseCapture, type CapturedResponse } from './response-capture.js'
+
+interface RequestState {
+  readonly exchange: Exchange
+  /** Pipelines with a response phase, in the order their mounts ran. */
+  readonly responsePipelines: Pipeline[]
+  capture: ResponseCapture | undefined
+  /** The URL (full, not mount-relative) the application was last given. */
+  url: string
+  /** The body replacement already handed to the application. */
+  replacedBody: Buffer | undefined
+  stopped: boolean
+}
+
+const requests = new WeakMap<IncomingMessage, RequestState>()
+
+/**
+ * Runs `route`'s request phases for `req`. Resolves true when the application should go
+ * on (with the rewritten request), false when the middleware answered the client itself.
+ * `originalUrl` is the request target before any framework stripped a mount path.
+ */
+export async function runMount(
+  ext: ExtPlugin,
+  route: Route,
+  req: IncomingMessage,
+  res: ServerResponse,
+  originalUrl: string = req.url ?? '/',
+): Promise<boolean> {
+  const state = stateOf(ext, req, res, originalUrl)
+  const prefix = mountPrefix(pathOf(state.url), pathOf(req.url ?? '/'))
+  const pipeline = route.pipeline
+  const { exchange } = state
+  if (hasResponsePhase(pipeline)) {
+    state.responsePipelines.push(pipeline)
+    state.capture ??= new ResponseCapture(
+      res,
+      ext.maxBodySize,
+      (captured) => void finishResponse(ext, state, req, res, captured),
+      () => {
+        ext.logger.warn(`response body larger than maxBodySize (${ext.maxBodySize} bytes): response phase skipped`)
+        hookResponseHeaders(res, exchange, ext.logger)
+      },
+    )
+  }
+  let stop: FinalResponse | undefined
+  try {
+    stop = await runRequestPhases(pipeline, exchange, ext.logger)
+  } catch (err) {
+    ext.logger.error(`request phases failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+    stop = withErrorPage({ status: 500, headers: new HeaderList(), body: undefined })
+  }
+  if (stop !== undefined) {
+    await respondEarly(ext, state, req, res, stop)
+    return false
+  }
+  await applyToRequest(ext, state, req, prefix)
+  if (exchange.responseHeaders.length > 0 && state.capture?.active !== true) hookResponseHeaders(res, exchange, ext.logger)
+  return true
+}
+
+function stateOf(ext: ExtPlugin, req: IncomingMessage, res: ServerResponse, originalUrl: string): RequestState {
+  let state = requests.get(req)
+  if (state === undefined) {
+    state = {
+      exchange: exchangeOf(ext, req, res, originalUrl),
+      responsePipelines: [],
+      capture: undefined,
+      url: originalUrl,
+      replacedBody: undefined,
+      stopped: false,
+    }
+    requests.set(req, state)
+  }
+  return state
+}
+
+function exchangeOf(ext: ExtPlugin, req: IncomingMessage, res: ServerResponse, url: string): Exchange {
+  const socket = req.socket
+  const aborted = new AbortController()
+  res.once('close', () => {
+    if (!res.writableFinished) aborted.abort()
+  })
+  return new Exchange({
+    method: req.method ?? 'GET',
+    url,
+    headers: new HeaderList(req.rawHeaders, true),
+    scheme: (socket as TLSSocket).encrypted ? 'https' : 'http',
+    remoteAddress: unmapped(socket.remoteAddress),
+    remotePort: socket.remotePort,
+    serverAddress: unmapped(socket.localAddress),
+    serverPort: socket.localPort,
+    body: { read: () => readRequestBody(req, ext.maxBodySize) },
+    variables: ext.variables,
+    signal: aborted.signal,
+  })
+}
+
+/** Hands the rewritten request to the application: URL, headers, body. */
+async function applyToRequest(ext: ExtPlugin, state: RequestState, req: IncomingMessage, prefix: string): Promise<void> {
+  const { exchange } = state
+  const replacement = exchange.body.replacement
+  if (replacement !== undefined && replacement !== state.replacedBody) {
+    exchange.headers.set('content-length', String(replacement.length))
+    exchange.headers.delete('transfer-encoding')
+    await replaceRequestBody(req, replacement, ext.maxBodySize)
+    state.replacedBody = replacement
+  }
+  if (exchange.headers.modified) {
+    req.headers = toIncomingHeaders(exchange.headers)
+    req.rawHeaders = [...exchange.headers.raw]
+  }
+  const url = exchange.url
+  if (url !== state.url) {
+    state.url = url
+    const path = pathOf(url)
+    req.url = prefix !== '' && path.startsWith(prefix) ? (path.slice(prefix.length) || '/') + url.slice(path.length) : url
+  }
+}
+
+async function respondEarly(ext: ExtPlugin, state: RequestState, req: IncomingMessage, res: ServerResponse, stop: FinalResponse): Promise<void> {
+  state.stopped = true
+  const final = await responsePhases(ext, state, stop)
+  if (final.status === 413) {
+    // The rest of an oversized body is not worth reading: close after answering, as nginx does.
+    final.headers.set('connection', 'close')
+    req.resume()
+  }
+  send(ext, state, req, res, final)
+}
+
+async function finishResponse(ext: ExtPlugin, state: RequestState, req: IncomingMessage, res: ServerResponse, captured: CapturedResponse): Promise<void> {
+  send(ext, state, req, res, await responsePhases(ext, state, { ...captured }))
+}
+
+/** Runs every registered response phase over `response`; returns the final response. */
+async function responsePhases(ext: ExtPlugin, state: RequestState, response: FinalResponse): Promise<FinalResponse> {
+  const { exchange } = state
+  exchange.response = response
+  for (const pipeline of state.responsePipelines) {
+    try {
+      await runResponsePhase(pipeline, exchange, ext.logger, state.stopped)
+    } catch (err) {
+      ext.logger.error(`response phase failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+    }
+  }
+  return exchange.response
+}
+
+function send(ext: ExtPlugin, state: RequestState, req: IncomingMessage, res: ServerResponse, response: FinalResponse): void {
+  applyResponsePatches(response.headers, state.exchange)
+  const isHead = req.method === 'HEAD'
+  if (state.capture?.active) state.capture.send(response.status, response.headers, response.body, isHead)
+  else writeResponse(res, response.status, response.headers, response.body, isHead, ext.logger)
+}
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?')
+  return q < 0 ? url : url.slice(0, q)
+}
+
+/** The part of the full path a framework stripped for a mounted router (`/api` for `/api/x` → `/x`). */
+function mountPrefix(fullPath: string, mountedPath: string): string {
+  if (fullPath === mountedPath) return ''
+  if (mountedPath !== '/' && fullPath.endsWith(mountedPath)) return fullPath.slice(0, -mountedPath.length)
+  if (mountedPath === '/') return fullPath.endsWith('/') ? fullPath.slice(0, -1) : fullPath
+  return ''
+}
+
+/** `::ffff:1.2.3.4` (an IPv4 client on a dual-stack socket) is 1.2.3.4, as nginx reports it. */
+function unmapped(address: string | undefined): string {
+  if (address === undefined) return ''
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
+}
