@@ -117,18 +117,13 @@ export function reqCallOf(exchange: Exchange): Parameters<RunnerClient['httpReqC
   if (method === undefined) {
     throw new ExtPluginError(ErrorCode.UNSUPPORTED_METHOD, `the HTTP method ${exchange.method} has no code in the protocol`)
   }
-  const host = exchange.upstreamHost
-  const headers: TextEntry[] = []
-  for (const [name, value] of exchange.headers) {
-    const lower = name.toLowerCase()
-    headers.push({ name: lower, value: host !== undefined && lower === 'host' ? host : value })
-  }
   return {
     srcIp: ipBytes(exchange.remoteAddress),
     method,
     path: exchange.upstreamUri ?? exchange.uri,
     args: argsToEntries(exchange.args),
-    headers,
+    // encoded straight from the header lines, names lower-cased on the way
+    headers: { lines: exchange.headers.raw, host: exchange.upstreamHost },
   }
 }
 

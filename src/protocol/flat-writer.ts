@@ -45,6 +45,8 @@ export class FlatWriter {
   #tableStart = 0
   /** Offsets of the vtables written so far, for de-duplication. */
   readonly #vtables: number[] = []
+  /** The TextEntry vtables of this message: [name only, name and value]; 0 until written. */
+  readonly #entryVtables = [0, 0]
 
   constructor(sizeHint = 256) {
     this.#buf = Buffer.allocUnsafe(Math.max(64, sizeHint + FRAME_HEADER_LENGTH + 8))
@@ -105,7 +107,7 @@ export class FlatWriter {
     this.#u8(0)
     this.#head -= length
     if (typeof text === 'string') writeBinary(this.#buf, text, this.#head)
-    else this.#buf.set(text, this.#head)
+    else copyBytes(this.#buf, text, this.#head)
     this.#u32(length)
     return this.offset()
   }
@@ -116,7 +118,7 @@ export class FlatWriter {
     this.#prep(4, length)
     this.#head -= length
     if (typeof data === 'string') writeBinary(this.#buf, data, this.#head)
-    else this.#buf.set(data, this.#head)
+    else copyBytes(this.#buf, data, this.#head)
     this.#u32(length)
     return this.offset()
   }
@@ -137,16 +139,54 @@ export class FlatWriter {
       const entry = entries[i]!
       const name = this.string(entry.name)
       const value = entry.value === undefined ? 0 : this.string(entry.value)
-      this.startTable(2)
-      this.addOffset(0, name)
-      this.addOffset(1, value)
-      tables[i] = this.endTable()
+      tables[i] = this.#textEntry(name, value)
     }
     return this.offsets(tables, count)
   }
 
+  /**
+   * One TextEntry table. Every entry of a message has one of two shapes (with or without a
+   * value), so after the first of each shape the table is written directly against that
+   * shape's vtable: the generic path's slot bookkeeping and vtable search cost more than
+   * the entry itself.
+   */
+  #textEntry(name: Offset, value: Offset): Offset {
+    const shape = value === 0 ? 0 : 1
+    const vtable = this.#entryVtables[shape]!
+    if (vtable === 0) {
+      this.startTable(2)
+      this.addOffset(0, name)
+      this.addOffset(1, value)
+      const table = this.endTable()
+      this.#entryVtables[shape] = table + this.#i32At(table)
+      return table
+    }
+    this.#prep(4, 8 + 4 * shape)
+    this.#u32(this.offset() + 4 - name)
+    if (shape === 1) this.#u32(this.offset() + 4 - value)
+    this.#u32(0)
+    const table = this.offset()
+    this.#writeI32At(table, vtable - table)
+    return table
+  }
+
+  /** The soffset stored at table `table` (distance-from-end terms: vtable = table - it). */
+  #i32At(table: Offset): number {
+    return this.#buf.readInt32LE(this.#buf.length - table)
+  }
+
+  #writeI32At(offset: Offset, value: number): void {
+    const at = this.#buf.length - offset
+    const buf = this.#buf
+    buf[at] = value
+    buf[at + 1] = value >> 8
+    buf[at + 2] = value >> 16
+    buf[at + 3] = value >> 24
+  }
+
   startTable(fieldCount: number): void {
-    this.#slots.fill(0, 0, fieldCount)
+    const slots = this.#slots
+    for (let i = 0; i < fieldCount; i++) slots[i] = 0
     this.#slotCount = fieldCount
     this.#tableStart = this.offset()
   }
@@ -197,13 +237,12 @@ export class FlatWriter {
 
     const vtable = this.offset()
     const existing = this.#findVtable(vtable, (used + 2) * 2)
-    const tablePos = this.#buf.length - table
     if (existing === 0) {
       this.#vtables.push(vtable)
-      this.#buf.writeInt32LE(vtable - table, tablePos)
+      this.#writeI32At(table, vtable - table)
     } else {
-      this.#head = tablePos
-      this.#buf.writeInt32LE(existing - table, tablePos)
+      this.#head = this.#buf.length - table
+      this.#writeI32At(table, existing - table)
     }
     return table
   }
@@ -235,6 +274,13 @@ export class FlatWriter {
     buf[at + 3] = length
     return buf.subarray(at)
   }
+}
+
+/** Byte copy; a loop for the short arrays of this protocol (an IP address), else native. */
+function copyBytes(buf: Buffer, data: Uint8Array, at: number): void {
+  const length = data.length
+  if (length > 64) buf.set(data, at)
+  else for (let i = 0; i < length; i++) buf[at + i] = data[i]!
 }
 
 // Entry offsets are collected before the vector is written; one shared array avoids an

@@ -4,6 +4,7 @@ import type { DecodedTextEntry, TextEntry, WireText } from '../bytes.js'
 import { Action, MessageType } from '../constants.js'
 import { BadMessage, FlatReader } from '../flat-reader.js'
 import { FlatWriter, entriesSize } from '../flat-writer.js'
+import { encodeReqCall, type HeaderLines } from './req-call-writer.js'
 
 export interface HTTPReqCallRequest<E extends TextEntry = TextEntry> {
   readonly id: number
@@ -15,8 +16,11 @@ export interface HTTPReqCallRequest<E extends TextEntry = TextEntry> {
   readonly path: WireText
   /** Decoded query arguments, one entry per value; a bare key has no value. */
   readonly args: readonly E[]
-  /** Request headers, lower-case names, one entry per value. */
-  readonly headers: readonly E[]
+  /**
+   * Request headers, lower-case names, one entry per value; or header lines as Node gives
+   * them, lower-cased while encoded (the decoder always returns entries).
+   */
+  readonly headers: readonly E[] | HeaderLines
   readonly confToken: number
 }
 
@@ -57,26 +61,15 @@ export interface DecodedHTTPReqCallResponse extends HTTPReqCallResponse<DecodedT
   readonly action: ReqCallAction<DecodedTextEntry> | undefined
 }
 
+/** The whole frame, in one pass (see req-call-writer.ts). */
 export function encodeHTTPReqCallRequest(request: HTTPReqCallRequest): Buffer {
-  const w = new FlatWriter(96 + request.path.length + entriesSize(request.args) + entriesSize(request.headers))
-  const path = w.string(request.path)
-  const srcIp = w.bytes(request.srcIp)
-  const args = w.textEntries(request.args)
-  const headers = w.textEntries(request.headers)
-  w.startTable(7)
-  w.addU32(0, request.id)
-  w.addU32(6, request.confToken)
-  w.addOffset(1, srcIp)
-  w.addOffset(3, path)
-  w.addOffset(4, args)
-  w.addOffset(5, headers)
-  w.addU8(2, request.method)
-  return w.finish(w.endTable(), MessageType.RPC_HTTP_REQ_CALL)
+  return encodeReqCall(request)
 }
 
 export function decodeHTTPReqCallRequest(payload: Buffer): HTTPReqCallRequest<DecodedTextEntry> & {
   readonly path: string
   readonly srcIp: Buffer
+  readonly headers: readonly DecodedTextEntry[]
 } {
   const r = new FlatReader(payload)
   const root = r.root('HTTPReqCall.Req')
