@@ -231,7 +231,11 @@ export class RunnerClient {
       try {
         const payload = await connection.call(rpc, frame, { deadline, signal, answer })
         const reply = decodeReply(rpc, payload, decode, connection)
-        this.#pool.release(connection)
+        // PrepareConf is rare; its connection is not kept, which also keeps a runner that
+        // answers it twice (the Java runner 0.4.0 does) from feeding a stray frame to the
+        // next call on a reused connection.
+        if (rpc === MessageType.RPC_PREPARE_CONF) connection.destroy()
+        else this.#pool.release(connection)
         return reply
       } catch (err) {
         this.#pool.release(connection)

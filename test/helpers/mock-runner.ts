@@ -17,12 +17,15 @@ export interface Frame {
 export class MockCall {
   readonly type: number
   readonly payload: Buffer
+  /** Which connection (1, 2, …, in order of arrival) the frame came on. */
+  readonly connection: number
   readonly #conn: MockConnection
 
   constructor(conn: MockConnection, frame: Frame) {
     this.#conn = conn
     this.type = frame.type
     this.payload = frame.payload
+    this.connection = conn.id
   }
 
   /** Sends bytes as they are (a whole frame, part of one, or garbage). */
@@ -72,13 +75,15 @@ export interface MockHandlers {
 }
 
 class MockConnection {
+  readonly id: number
   readonly socket: Socket
   readonly #frames: Frame[] = []
   #waiting: ((frame: Frame | undefined) => void) | undefined
   #ended = false
   closing = false
 
-  constructor(socket: Socket) {
+  constructor(socket: Socket, id: number) {
+    this.id = id
     this.socket = socket
     const reader = new P.FrameReader((type, payload) => {
       const frame = { type, payload: Buffer.from(payload) }
@@ -160,7 +165,7 @@ export class MockRunner {
     this.#sockets.add(socket)
     socket.on('close', () => this.#sockets.delete(socket))
     this.handlers.connection?.(socket)
-    const conn = new MockConnection(socket)
+    const conn = new MockConnection(socket, this.connections)
     for (;;) {
       const frame = await conn.next()
       if (frame === undefined) return

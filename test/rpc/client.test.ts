@@ -34,7 +34,7 @@ async function noLeaks(t: Test, mock: MockRunner, client: RunnerClient, idle = 0
   t.equal(mock.openConnections, idle, 'runner-side sockets open')
 }
 
-t.test('PrepareConf once, then calls reuse the token and one pooled connection', async (t) => {
+t.test('PrepareConf once (on a connection of its own, not kept), then every call reuses the token and one pooled connection', async (t) => {
   const { mock, client } = await setup(t)
   for (let i = 0; i < 5; i++) t.same(await client.httpReqCall(conf, request), { id: i, actionType: 0, action: undefined })
   t.equal(mock.countOf(P.MessageType.RPC_PREPARE_CONF), 1)
@@ -43,7 +43,7 @@ t.test('PrepareConf once, then calls reuse the token and one pooled connection',
   const calls = mock.received.filter((f) => f.type === P.MessageType.RPC_HTTP_REQ_CALL).map((f) => P.decodeHTTPReqCallRequest(f.payload))
   t.same(calls.map((c) => c.id), [0, 1, 2, 3, 4], 'call ids count from 0')
   t.same(calls.map((c) => c.confToken), [1, 1, 1, 1, 1])
-  t.equal(client.stats.opened, 1, 'one connection served everything')
+  t.equal(client.stats.opened, 2, 'one connection for the PrepareConf, one served every call')
   t.equal(client.stats.idle, 1)
   await noLeaks(t, mock, client, 1)
 })
@@ -299,6 +299,24 @@ t.test('a request over 16 MiB is refused before anything is sent', async (t) => 
   t.equal(mock.countOf(P.MessageType.RPC_HTTP_REQ_CALL), 0)
 })
 
+t.test('a runner that answers PrepareConf twice (as the Java runner 0.4.0 does): no stray reply reaches a call', async (t) => {
+  // The second copy arrives late: just before the reply to the next call on that connection.
+  const owed = new Map<number, number>()
+  const { mock, client } = await setup(t, {
+    prepareConf: (call, m) => void owed.set(call.connection, m.grantToken(call)),
+    httpReqCall: (call) => {
+      const token = owed.get(call.connection)
+      owed.delete(call.connection)
+      if (token !== undefined) call.raw(P.encodePrepareConfResponse({ confToken: token }))
+      call.raw(P.encodeHTTPReqCallResponse({ id: P.decodeHTTPReqCallRequest(call.payload).id, action: undefined }))
+    },
+  })
+  for (let i = 0; i < 20; i++) {
+    t.same(await client.httpReqCall({ ...conf, key: `k${i}` }, request), { id: i, actionType: 0, action: undefined })
+  }
+  await noLeaks(t, mock, client, 1)
+})
+
 t.test('a runner that closes every connection after one call (as APISIX\'s test mock does)', async (t) => {
   const { mock, client } = await setup(t, {
     prepareConf: (call, m) => (m.grantToken(call), call.close()),
@@ -369,6 +387,6 @@ t.test('an unsolicited frame on an idle connection retires it', async (t) => {
   await sleep(60)
   t.equal(client.stats.idle, 0, 'the out-of-step connection is gone')
   await client.httpReqCall(conf, request)
-  t.equal(client.stats.opened, 2)
+  t.equal(client.stats.opened, 3, 'PrepareConf, the retired one, a new one')
   await noLeaks(t, mock, client, 1)
 })
