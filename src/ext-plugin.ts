@@ -65,24 +65,23 @@ const checkOptions = compileCheck(
     properties: {
       runner: {
         type: 'object',
-        oneOf: [
-          {
-            properties: {
-              cmd: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
-              env: { type: 'object', additionalProperties: { type: 'string' } },
-              startTimeout: positiveInteger,
-              respawnDelay: { type: 'integer', minimum: 0 },
-              stopTimeout: { type: 'integer', minimum: 0 },
-            },
-            required: ['cmd'],
-            additionalProperties: false,
+        // one shape or the other, chosen by the key present, so errors name the right field
+        if: { required: ['socket'] },
+        then: {
+          properties: { socket: { type: 'string', minLength: 1 } },
+          additionalProperties: false,
+        },
+        else: {
+          properties: {
+            cmd: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+            env: { type: 'object', additionalProperties: { type: 'string' } },
+            startTimeout: positiveInteger,
+            respawnDelay: { type: 'integer', minimum: 0 },
+            stopTimeout: { type: 'integer', minimum: 0 },
           },
-          {
-            properties: { socket: { type: 'string', minLength: 1 } },
-            required: ['socket'],
-            additionalProperties: false,
-          },
-        ],
+          required: ['cmd'],
+          additionalProperties: false,
+        },
       },
       plugins: { type: 'array' },
       logger: { type: 'object' },
@@ -98,6 +97,8 @@ const checkOptions = compileCheck(
     additionalProperties: false,
   },
   'invalid createExtPlugin options: ',
+  undefined,
+  ErrorCode.INVALID_OPTIONS,
 )
 
 export class ExtPlugin {

@@ -58,10 +58,10 @@ export const routeSchema = {
   properties: {
     // APISIX's id rule: it becomes part of each conf token's key
     id: {
-      anyOf: [
-        { type: 'string', minLength: 1, maxLength: 64, pattern: '^[a-zA-Z0-9-_.]+$' },
-        { type: 'integer', minimum: 1 },
-      ],
+      type: ['string', 'integer'],
+      if: { type: 'integer' },
+      then: { minimum: 1 },
+      else: { minLength: 1, maxLength: 64, pattern: '^[a-zA-Z0-9-_.]+$' },
     },
     name: { type: 'string', maxLength: 256 },
     plugins: { type: 'object' },

@@ -15,13 +15,18 @@ export type Check = (value: unknown) => void
  * A checker for `schema`. `prefix` starts each message (e.g. `failed to check the
  * configuration of plugin x err: `) and `plugin` is recorded on the error.
  */
-export function compileCheck(schema: object, prefix: string, plugin?: string): Check {
+export function compileCheck(
+  schema: object,
+  prefix: string,
+  plugin?: string,
+  code: ErrorCode = ErrorCode.INVALID_CONFIG,
+): Check {
   let validate: ValidateFunction
   try {
     validate = ajv.compile(schema)
   } catch (err) {
     throw new ConfigError(
-      ErrorCode.INVALID_CONFIG,
+      code,
       `${prefix}invalid schema: ${err instanceof Error ? err.message : String(err)}`,
       '',
       plugin,
@@ -30,7 +35,7 @@ export function compileCheck(schema: object, prefix: string, plugin?: string): C
   return (value) => {
     if (validate(value)) return
     const { path, message } = describe(validate.errors![0]!)
-    throw new ConfigError(ErrorCode.INVALID_CONFIG, prefix + message, path, plugin)
+    throw new ConfigError(code, prefix + message, path, plugin)
   }
 }
 
@@ -50,7 +55,7 @@ export function describe(error: ErrorObject): { path: string; message: string } 
       path += '/' + escapePointer(String(params.additionalProperty))
       break
     case 'type':
-      leaf = `wrong type: expected ${String(params.type)}, got ${typeName(valueAt(error))}`
+      leaf = `wrong type: expected ${Array.isArray(params.type) ? params.type.join(' or ') : String(params.type)}, got ${typeName(valueAt(error))}`
       break
     case 'minItems':
       leaf = `expect array to have at least ${String(params.limit)} items`
@@ -63,6 +68,14 @@ export function describe(error: ErrorObject): { path: string; message: string } 
       break
     case 'pattern':
       leaf = `failed to match pattern "${String(params.pattern)}" with "${String(valueAt(error))}"`
+      break
+    case 'minimum':
+    case 'exclusiveMinimum':
+      leaf = `expected ${String(valueAt(error))} to be at least ${String(params.limit)}`
+      break
+    case 'maximum':
+    case 'exclusiveMaximum':
+      leaf = `expected ${String(valueAt(error))} to be at most ${String(params.limit)}`
       break
     case 'oneOf':
     case 'anyOf':

@@ -58,8 +58,8 @@ export function compilePipeline(
       throw new ConfigError(ErrorCode.INVALID_CONFIG, `unknown plugin [${name}]`, `/plugins/${name}`, name)
     }
     // Validation fills defaults in; work on a copy so the caller's object stays as given.
-    const conf = structuredClone(rawConf ?? {}) as Record<string, unknown>
-    const meta = (isObject(conf._meta) ? conf._meta : {}) as Meta
+    const conf = structuredClone(rawConf) as Record<string, unknown>
+    const meta = (isObject(conf) && isObject(conf._meta) ? conf._meta : {}) as Meta
     try {
       registered.check(conf)
     } catch (err) {

@@ -39,8 +39,9 @@ export class PluginRegistry {
 
 /** The plugin's schema with `_meta` among its properties (APISIX injects it the same way). */
 function withMeta(schema: object | undefined): object {
-  const base = (schema ?? { type: 'object' }) as { properties?: Record<string, unknown> }
-  return { ...base, properties: { ...base.properties, _meta: metaSchema } }
+  const base = (schema ?? {}) as { properties?: Record<string, unknown> }
+  // a plugin configuration is always an object, whatever the plugin's own schema says
+  return { type: 'object', ...base, properties: { ...base.properties, _meta: metaSchema } }
 }
 
 function invalidPlugin(message: string, path: string, plugin?: string): ConfigError {

@@ -6,7 +6,6 @@
 import { luaToString } from '../expr/lua.js'
 import { argValue, parseArgs } from './args.js'
 import type { Exchange } from './exchange.js'
-import { sameName } from './headers.js'
 
 /** The application's own variables; return undefined to fall back to the built-in ones. */
 export type VariableResolver = (name: string, exchange: Exchange) => unknown
@@ -15,7 +14,7 @@ const FORM_ARGS = Symbol('post_arg')
 
 type Builtin = (exchange: Exchange) => unknown
 
-const builtins: Record<string, Builtin> = {
+const builtins = new Map<string, Builtin>(Object.entries({
   method: (x) => x.method,
   request_method: (x) => x.method,
   uri: (x) => x.uri,
@@ -28,20 +27,21 @@ const builtins: Record<string, Builtin> = {
   remote_port: (x) => (x.remotePort ? String(x.remotePort) : undefined),
   server_addr: (x) => x.serverAddress || undefined,
   server_port: (x) => (x.serverPort ? String(x.serverPort) : undefined),
-  upstream_uri: (x) => x.upstreamUri ?? '',
+  // APISIX sets $upstream_uri to the new path plus `?` and the current query (§5.3 step 6)
+  upstream_uri: (x) => (x.upstreamUri === undefined ? '' : x.query === '' ? x.upstreamUri : `${x.upstreamUri}?${x.query}`),
   upstream_host: (x) => x.upstreamHost ?? x.headers.get('host'),
   route_id: (x) => x.routeId,
   route_name: (x) => x.routeName,
   content_type: (x) => x.headers.get('content-type'),
   content_length: (x) => x.headers.get('content-length'),
-}
+} satisfies Record<string, Builtin>))
 
 export function resolveVariable(exchange: Exchange, name: string): unknown {
   if (exchange.userVariables !== undefined) {
     const value = exchange.userVariables(name, exchange)
     if (value !== undefined) return value
   }
-  const builtin = builtins[name]
+  const builtin = builtins.get(name)
   if (builtin !== undefined) return builtin(exchange)
   if (name.startsWith('http_')) return header(exchange, name.slice(5))
   if (name.startsWith('arg_')) return argValue(exchange.args, name.slice(4))
@@ -76,12 +76,16 @@ export function variableToWire(value: unknown): string | undefined {
   return luaToString(value)
 }
 
-/** `http_x_foo` ≡ header `X-Foo`; repeated lines are joined with `, ` as nginx ≥ 1.23 does. */
+/**
+ * `http_x_foo` is header `X-Foo` (or `X_Foo`: nginx compares names lower-cased with `-` read
+ * as `_`, and APISIX allows underscores in headers). Repeated lines are joined with `, `
+ * as nginx ≥ 1.23 does (`; ` for cookies).
+ */
 function header(exchange: Exchange, suffix: string): string | undefined {
-  const wanted = suffix.replace(/_/g, '-')
+  const wanted = suffix.toLowerCase().replace(/-/g, '_')
   let joined: string | undefined
   for (const [name, value] of exchange.headers) {
-    if (!sameName(name, wanted)) continue
+    if (name.length !== wanted.length || name.toLowerCase().replace(/-/g, '_') !== wanted) continue
     joined = joined === undefined ? value : `${joined}${wanted === 'cookie' ? '; ' : ', '}${value}`
   }
   return joined

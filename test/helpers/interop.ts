@@ -26,6 +26,16 @@ export const goRunner: RealRunner = {
   env: { GO_RUNNER_LOG_LEVEL: 'error' },
 }
 
+const javaTarget = here('../interop/java-runner/target/')
+export const javaRunner: RealRunner = {
+  name: 'java',
+  artifact: javaTarget + 'java-runner.jar',
+  // C1 only and a class-data archive: about 0.7 s to listen instead of 2 (java-runner/README.md)
+  cmd: ['java', '-XX:TieredStopAtLevel=1', '-Xmx256m', `-XX:SharedArchiveFile=${javaTarget}java-runner.jsa`, '-jar', javaTarget + 'java-runner.jar'],
+  env: { JAVA_RUNNER_LOG_LEVEL: 'error' },
+  startTimeout: 30_000,
+}
+
 export const interopRequired = process.env.EXT_PLUGIN_REQUIRE_INTEROP === '1'
 
 /**
