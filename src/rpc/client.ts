@@ -9,7 +9,6 @@ import {
   decodeHTTPReqCallResponse,
   decodeHTTPRespCallResponse,
   decodePrepareConfResponse,
-  encodeHTTPReqCallRequest,
   encodeHTTPRespCallRequest,
   encodePrepareConfRequest,
   messageTypeName,
@@ -21,8 +20,9 @@ import {
   type HTTPRespCallResponse,
   type TextEntry,
 } from '../protocol/index.js'
-import type { ExtraInfoAnswerer, RunnerConnection } from './connection.js'
-import { emptyExtraInfo, extraInfoAnswerer, type ExtraInfoSource } from './extra-info.js'
+import type { RunnerConnection } from './connection.js'
+import { emptyExtraInfo, type ExtraInfoSource } from './extra-info.js'
+import { encodeReqCall } from '../protocol/messages/req-call-writer.js'
 import { ConnectionPool, type PoolStats } from './pool.js'
 import { TokenCache } from './token-cache.js'
 
@@ -97,7 +97,12 @@ export class RunnerClient {
 
   /** The conf token for `conf`, from the cache or a new PrepareConf. */
   async prepareConf(conf: RunnerConf, settings?: CallSettings): Promise<number> {
-    return this.#guard(() => this.#token(conf, settings))
+    this.#enter()
+    try {
+      return await this.#token(conf, settings)
+    } finally {
+      this.#leave()
+    }
   }
 
   httpReqCall(
@@ -106,17 +111,7 @@ export class RunnerClient {
     extra: ExtraInfoSource = emptyExtraInfo,
     settings?: CallSettings,
   ): Promise<DecodedHTTPReqCallResponse> {
-    const answer = extraInfoAnswerer(extra, this.#logger)
-    return this.#guard(() =>
-      this.#callWithToken(
-        MessageType.RPC_HTTP_REQ_CALL,
-        conf,
-        (id, confToken) => encodeHTTPReqCallRequest({ ...request, id, confToken }),
-        answer,
-        settings,
-        decodeHTTPReqCallResponse,
-      ),
-    )
+    return this.#call(MessageType.RPC_HTTP_REQ_CALL, conf, request, extra, settings) as Promise<DecodedHTTPReqCallResponse>
   }
 
   httpRespCall(
@@ -125,17 +120,7 @@ export class RunnerClient {
     extra: ExtraInfoSource = emptyExtraInfo,
     settings?: CallSettings,
   ): Promise<HTTPRespCallResponse<DecodedTextEntry>> {
-    const answer = extraInfoAnswerer(extra, this.#logger)
-    return this.#guard(() =>
-      this.#callWithToken(
-        MessageType.RPC_HTTP_RESP_CALL,
-        conf,
-        (id, confToken) => encodeHTTPRespCallRequest({ ...response, id, confToken }),
-        answer,
-        settings,
-        decodeHTTPRespCallResponse,
-      ),
-    )
+    return this.#call(MessageType.RPC_HTTP_RESP_CALL, conf, response, extra, settings) as Promise<HTTPRespCallResponse<DecodedTextEntry>>
   }
 
   /** Forgets every conf token (the runner restarted, or lost them). */
@@ -156,14 +141,13 @@ export class RunnerClient {
     this.#pool.destroy(new ExtPluginError(ErrorCode.CLOSED, 'the runner client was destroyed'))
   }
 
-  async #guard<T>(work: () => Promise<T>): Promise<T> {
+  #enter(): void {
     if (this.#closed) throw new ExtPluginError(ErrorCode.CLOSED, 'the runner client is closed')
     this.#inFlight++
-    try {
-      return await work()
-    } finally {
-      if (--this.#inFlight === 0) this.#drained?.()
-    }
+  }
+
+  #leave(): void {
+    if (--this.#inFlight === 0) this.#drained?.()
   }
 
   #callId(): number {
@@ -187,28 +171,39 @@ export class RunnerClient {
     return confToken
   }
 
-  async #callWithToken<T>(
-    rpc: number,
+  /** An HTTPReqCall or HTTPRespCall, with the retry on `conf token not found` (§7). */
+  async #call(
+    rpc: typeof MessageType.RPC_HTTP_REQ_CALL | typeof MessageType.RPC_HTTP_RESP_CALL,
     conf: RunnerConf,
-    encode: (id: number, confToken: number) => Buffer,
-    answer: ExtraInfoAnswerer,
+    message: ReqCallRequest | RespCallRequest,
+    extra: ExtraInfoSource,
     settings: CallSettings | undefined,
-    decode: (payload: Buffer) => T,
-  ): Promise<T> {
-    let lastError: unknown
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      try {
-        const token = await this.#token(conf, settings)
-        const frame = encodeFor(rpc, () => encode(this.#callId(), token))
-        return await this.#exchange(rpc, frame, answer, settings, decode)
-      } catch (err) {
-        if ((err as ExtPluginError).code !== ErrorCode.CONF_TOKEN_NOT_FOUND) throw err
-        lastError = err
-        this.#logger.warn('refresh cache and try again')
-        this.flushTokens()
+  ): Promise<unknown> {
+    this.#enter()
+    try {
+      let lastError: unknown
+      for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+        try {
+          // the usual case, a cached token, costs no promise
+          const token = this.#tokens.peek(conf.key) ?? (await this.#token(conf, settings))
+          const id = this.#callId()
+          if (rpc === MessageType.RPC_HTTP_REQ_CALL) {
+            const frame = encodeFor(rpc, () => encodeReqCall(message as ReqCallRequest, id, token))
+            return await this.#exchange(rpc, frame, extra, settings, decodeHTTPReqCallResponse)
+          }
+          const frame = encodeFor(rpc, () => encodeHTTPRespCallRequest({ ...(message as RespCallRequest), id, confToken: token }))
+          return await this.#exchange(rpc, frame, extra, settings, decodeHTTPRespCallResponse)
+        } catch (err) {
+          if ((err as ExtPluginError).code !== ErrorCode.CONF_TOKEN_NOT_FOUND) throw err
+          lastError = err
+          this.#logger.warn('refresh cache and try again')
+          this.flushTokens()
+        }
       }
+      throw lastError
+    } finally {
+      this.#leave()
     }
-    throw lastError
   }
 
   /**
@@ -218,7 +213,7 @@ export class RunnerClient {
   async #exchange<T>(
     rpc: number,
     frame: Buffer,
-    answer: ExtraInfoAnswerer | undefined,
+    extra: ExtraInfoSource | undefined,
     settings: CallSettings | undefined,
     decode: (payload: Buffer) => T,
   ): Promise<T> {
@@ -229,7 +224,7 @@ export class RunnerClient {
     for (;;) {
       const reused = connection.calls > 0
       try {
-        const payload = await connection.call(rpc, frame, { deadline, signal, answer })
+        const payload = await connection.call(rpc, frame, { deadline, signal, extra, logger: this.#logger })
         const reply = decodeReply(rpc, payload, decode, connection)
         // PrepareConf is rare; its connection is not kept, which also keeps a runner that
         // answers it twice (the Java runner 0.4.0 does) from feeding a stray frame to the
@@ -245,17 +240,6 @@ export class RunnerClient {
         connection = await this.#pool.connect().catch(() => Promise.reject(err))
       }
     }
-  }
-
-}
-
-function decodeReply<T>(rpc: number, payload: Buffer, decode: (payload: Buffer) => T, connection: RunnerConnection): T {
-  try {
-    return decode(payload)
-  } catch (err) {
-    connection.destroy()
-    const reason = `bad message: ${err instanceof Error ? err.message : String(err)}`
-    throw new RpcError(ErrorCode.BAD_MESSAGE, 'receive', messageTypeName(rpc), reason, { cause: err })
   }
 }
 
@@ -287,4 +271,15 @@ function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, rpc
       },
     )
   })
+}
+
+/** Decodes a reply; one we cannot read retires its connection and fails the call. */
+function decodeReply<T>(rpc: number, payload: Buffer, decode: (payload: Buffer) => T, connection: RunnerConnection): T {
+  try {
+    return decode(payload)
+  } catch (err) {
+    connection.destroy()
+    const reason = `bad message: ${err instanceof Error ? err.message : String(err)}`
+    throw new RpcError(ErrorCode.BAD_MESSAGE, 'receive', messageTypeName(rpc), reason, { cause: err })
+  }
 }

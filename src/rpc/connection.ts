@@ -7,6 +7,7 @@
 // is never handed out again.
 import { connect as netConnect, type Socket } from 'node:net'
 import { ErrorCode, ExtPluginError, RpcError } from '../errors.js'
+import type { Logger } from '../logger.js'
 import {
   FrameReader,
   Info,
@@ -17,24 +18,24 @@ import {
   messageTypeName,
   type DecodedExtraInfoRequest,
 } from '../protocol/index.js'
-
-/** Answers one ExtraInfo question with a whole ExtraInfo.Resp frame. */
-export type ExtraInfoAnswerer = (question: DecodedExtraInfoRequest) => Buffer | Promise<Buffer>
+import { answerQuestion, type ExtraInfoSource } from './extra-info.js'
 
 export interface CallOptions {
   /** Absolute time (performance.now() clock) after which the call fails with TIMEOUT. */
   readonly deadline: number
   readonly signal?: AbortSignal | undefined
-  /** Required for calls where the runner may ask questions (HTTPReqCall, HTTPRespCall). */
-  readonly answer?: ExtraInfoAnswerer | undefined
+  /** Where answers to ExtraInfo questions come from; without it a question is a protocol error. */
+  readonly extra?: ExtraInfoSource | undefined
+  readonly logger: Logger
 }
 
 interface PendingCall {
   readonly rpc: number
-  readonly answer: ExtraInfoAnswerer | undefined
+  readonly extra: ExtraInfoSource | undefined
+  readonly logger: Logger
+  readonly deadline: number
   readonly resolve: (payload: Buffer) => void
   readonly reject: (err: ExtPluginError) => void
-  readonly timer: NodeJS.Timeout
   readonly signal: AbortSignal | undefined
   readonly onAbort: (() => void) | undefined
   /** Frames that arrived while an ExtraInfo answer was being prepared (kept in order). */
@@ -99,6 +100,14 @@ export class RunnerConnection {
   #received = 0
   /** Completed calls; a connection that served one before is a "reused" one. */
   calls = 0
+  /** performance.now() when it went back to the pool. */
+  idleSince = 0
+  /**
+   * One timer per connection, re-armed with refresh() for each call (no allocation per
+   * call); when it fires it checks the current call's deadline and is a no-op when idle.
+   */
+  #timer: NodeJS.Timeout | undefined
+  #timerDelay = -1
   /** Called once when the socket is gone, so the pool can forget it. */
   onClose: ((connection: RunnerConnection) => void) | undefined
 
@@ -114,8 +123,6 @@ export class RunnerConnection {
       this.#socketError ??= err
     })
     socket.on('close', () => this.#onClose())
-    // An idle connection parked in the pool times out here; see park().
-    socket.on('timeout', () => socket.destroy())
   }
 
   get closed(): boolean {
@@ -139,41 +146,60 @@ export class RunnerConnection {
     }
     this.#received = 0
     return new Promise<Buffer>((resolve, reject) => {
-      const delay = Math.max(0, options.deadline - performance.now())
       const signal = options.signal
       const onAbort = signal && ((): void => this.#fail(this.#error(ErrorCode.ABORTED, 'receive', 'aborted')))
       this.#call = {
         rpc,
-        answer: options.answer,
+        extra: options.extra,
+        logger: options.logger,
+        deadline: options.deadline,
         resolve,
         reject,
-        timer: setTimeout(() => this.#fail(this.#error(ErrorCode.TIMEOUT, 'receive', 'timeout')), delay),
         signal,
         onAbort,
         queued: undefined,
         answering: false,
       }
+      this.#arm(Math.max(1, Math.ceil(options.deadline - performance.now())))
       if (signal?.aborted) return onAbort!()
       signal?.addEventListener('abort', onAbort!, { once: true })
       this.#write(frame, 'send', messageTypeName(rpc))
     })
   }
 
-  /** Parks the connection in the pool: no activity keeps the process alive, idle time is bounded. */
-  park(idleTimeout: number): void {
-    this.#socket.setTimeout(idleTimeout)
+  /** Parked in the pool: an idle connection must not keep the process alive. */
+  park(): void {
     this.#socket.unref()
   }
 
   unpark(): void {
-    this.#socket.setTimeout(0)
     this.#socket.ref()
   }
 
   destroy(reason?: ExtPluginError): void {
     this.#clean = false
+    clearTimeout(this.#timer)
     if (reason) this.#fail(reason)
     this.#socket.destroy()
+  }
+
+  #arm(delay: number): void {
+    if (this.#timer !== undefined && this.#timerDelay === delay) {
+      this.#timer.refresh()
+      return
+    }
+    clearTimeout(this.#timer)
+    this.#timerDelay = delay
+    this.#timer = setTimeout(this.#onTimer, delay)
+    this.#timer.unref() // a call in flight keeps the process alive through its socket
+  }
+
+  #onTimer = (): void => {
+    const call = this.#call
+    if (call === undefined) return
+    const left = call.deadline - performance.now()
+    if (left > 1) this.#arm(Math.ceil(left))
+    else this.#fail(this.#error(ErrorCode.TIMEOUT, 'receive', 'timeout'))
   }
 
   #write(frame: Buffer, step: 'send' | 'reply', rpc: string): void {
@@ -199,7 +225,7 @@ export class RunnerConnection {
       ;(call.queued ??= []).push([type, payload])
       return
     }
-    if (type === MessageType.RPC_EXTRA_INFO && call.answer !== undefined) {
+    if (type === MessageType.RPC_EXTRA_INFO && call.extra !== undefined) {
       this.#onQuestion(call, payload)
     } else if (type === call.rpc) {
       this.#settle()
@@ -244,7 +270,7 @@ export class RunnerConnection {
     call.answering = true
     let answer: Buffer | Promise<Buffer>
     try {
-      answer = call.answer!(question)
+      answer = answerQuestion(call.extra!, question, call.logger)
     } catch (err) {
       this.#failAnswer(err)
       return
@@ -281,7 +307,6 @@ export class RunnerConnection {
     const call = this.#call
     if (call === undefined) return undefined
     this.#call = undefined
-    clearTimeout(call.timer)
     if (call.onAbort) call.signal!.removeEventListener('abort', call.onAbort)
     return call
   }
@@ -296,6 +321,7 @@ export class RunnerConnection {
 
   #onClose(): void {
     this.#closed = true
+    clearTimeout(this.#timer)
     if (this.#call !== undefined) {
       const err = this.#socketError
       const reset = err === undefined || peerClosed(err)

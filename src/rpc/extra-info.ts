@@ -5,7 +5,6 @@
 import { ErrorCode, ExtPluginError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { Info, encodeExtraInfoResponse, type DecodedExtraInfoRequest, type WireText } from '../protocol/index.js'
-import type { ExtraInfoAnswerer } from './connection.js'
 
 type MaybePromise<T> = T | Promise<T>
 
@@ -28,26 +27,25 @@ export const emptyExtraInfo: ExtraInfoSource = {
 const absent = (): Buffer => encodeExtraInfoResponse({})
 const encode = (result: WireText | undefined): Buffer => encodeExtraInfoResponse({ result })
 
-export function extraInfoAnswerer(source: ExtraInfoSource, logger: Logger): ExtraInfoAnswerer {
-  return (question: DecodedExtraInfoRequest) => {
+/** The ExtraInfo.Resp frame answering `question` from `source`. */
+export function answerQuestion(source: ExtraInfoSource, question: DecodedExtraInfoRequest, logger: Logger): Buffer | Promise<Buffer> {
+  const failed = (err: unknown): Buffer => {
+    if (err instanceof ExtPluginError && err.code === ErrorCode.BODY_TOO_LARGE) throw err
     const what =
       question.kind === Info.Var ? `variable ${question.name}` : question.kind === Info.ReqBody ? 'request body' : 'response body'
-    const failed = (err: unknown): Buffer => {
-      if (err instanceof ExtPluginError && err.code === ErrorCode.BODY_TOO_LARGE) throw err
-      logger.error(`failed to read ${what}: ${err instanceof Error ? err.message : String(err)}`)
-      return absent()
-    }
-    let value: MaybePromise<WireText | undefined>
-    try {
-      value =
-        question.kind === Info.Var
-          ? source.variable(question.name!)
-          : question.kind === Info.ReqBody
-            ? source.requestBody()
-            : source.responseBody()
-    } catch (err) {
-      return failed(err)
-    }
-    return value instanceof Promise ? value.then(encode, failed) : encode(value)
+    logger.error(`failed to read ${what}: ${err instanceof Error ? err.message : String(err)}`)
+    return absent()
   }
+  let value: MaybePromise<WireText | undefined>
+  try {
+    value =
+      question.kind === Info.Var
+        ? source.variable(question.name!)
+        : question.kind === Info.ReqBody
+          ? source.requestBody()
+          : source.responseBody()
+  } catch (err) {
+    return failed(err)
+  }
+  return value instanceof Promise ? value.then(encode, failed) : encode(value)
 }

@@ -30,6 +30,8 @@ export class ConnectionPool {
   readonly #idle: RunnerConnection[] = []
   readonly #open = new Set<RunnerConnection>()
   #opened = 0
+  /** Closes connections idle for longer than idleTimeout; runs only while some are idle. */
+  #sweeper: NodeJS.Timeout | undefined
 
   constructor(options: PoolOptions) {
     this.#options = options
@@ -66,21 +68,37 @@ export class ConnectionPool {
   /** Back to the idle list if it can serve again and there is room; otherwise closed. */
   release(connection: RunnerConnection): void {
     if (connection.reusable && this.#idle.length < this.#options.maxIdle) {
-      connection.park(this.#options.idleTimeout)
+      connection.park()
+      connection.idleSince = performance.now()
       this.#idle.push(connection)
+      this.#sweeper ??= setInterval(this.#sweep, Math.max(10, Math.min(this.#options.idleTimeout / 2, 1000))).unref()
     } else {
       connection.destroy()
+    }
+  }
+
+  /** The idle list is oldest first: close from the front while they are too old. */
+  #sweep = (): void => {
+    const cutoff = performance.now() - this.#options.idleTimeout
+    while (this.#idle.length > 0 && this.#idle[0]!.idleSince <= cutoff) this.#idle.shift()!.destroy()
+    if (this.#idle.length === 0) {
+      clearInterval(this.#sweeper)
+      this.#sweeper = undefined
     }
   }
 
   /** Closes the idle connections (in-use ones close when released). */
   closeIdle(): void {
     for (const connection of this.#idle.splice(0)) connection.destroy()
+    clearInterval(this.#sweeper)
+    this.#sweeper = undefined
   }
 
   /** Closes every connection, failing calls in flight with `reason`. */
   destroy(reason?: Parameters<RunnerConnection['destroy']>[0]): void {
     this.#idle.length = 0
+    clearInterval(this.#sweeper)
+    this.#sweeper = undefined
     for (const connection of [...this.#open]) connection.destroy(reason)
   }
 }

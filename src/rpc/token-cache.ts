@@ -26,6 +26,11 @@ export class TokenCache {
     return this.#tokens.size
   }
 
+  /** The cached token, if any (no PrepareConf). */
+  peek(key: string): number | undefined {
+    return this.#tokens.get(key)
+  }
+
   /** The cached token, or the result of `prepare` (shared by concurrent callers). */
   get(key: string, prepare: () => Promise<number>): number | Promise<number> {
     const token = this.#tokens.get(key)

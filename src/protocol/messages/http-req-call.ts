@@ -63,7 +63,7 @@ export interface DecodedHTTPReqCallResponse extends HTTPReqCallResponse<DecodedT
 
 /** The whole frame, in one pass (see req-call-writer.ts). */
 export function encodeHTTPReqCallRequest(request: HTTPReqCallRequest): Buffer {
-  return encodeReqCall(request)
+  return encodeReqCall(request, request.id, request.confToken)
 }
 
 export function decodeHTTPReqCallRequest(payload: Buffer): HTTPReqCallRequest<DecodedTextEntry> & {

@@ -25,13 +25,11 @@ export interface HeaderLines {
 }
 
 export interface ReqCallFields {
-  readonly id: number
   readonly srcIp: Uint8Array
   readonly method: number
   readonly path: WireText
   readonly args: readonly TextEntry[]
   readonly headers: readonly TextEntry[] | HeaderLines
-  readonly confToken: number
 }
 
 const REQ_VTABLE = 4 + 2 * 7 // 18 bytes, padded to 20
@@ -43,7 +41,7 @@ const REQ_TABLE = 4 + 4 + 4 + 4 + 4 + 4 + 4 + 4 // soffset, id, token, src_ip, p
 const pad4 = (n: number): number => (n + 3) & ~3
 const stringSize = (length: number): number => pad4(4 + length + 1)
 
-export function encodeReqCall(req: ReqCallFields): Buffer {
+export function encodeReqCall(req: ReqCallFields, id: number, confToken: number): Buffer {
   const headers = req.headers
   const lines = 'lines' in headers ? headers.lines : undefined
   const host = 'lines' in headers ? headers.host : undefined
@@ -88,8 +86,8 @@ export function encodeReqCall(req: ReqCallFields): Buffer {
   const args = srcIp + pad4(4 + req.srcIp.length)
   const headersAt = args + entriesSize(req.args)
   w.i32(table - reqVtable)
-  w.u32(req.id)
-  w.u32(req.confToken)
+  w.u32(id)
+  w.u32(confToken)
   w.u32(srcIp - (table + 12))
   w.u32(path - (table + 16))
   w.u32(args - (table + 20))
