@@ -10,6 +10,8 @@ export interface KoaContext {
   readonly req: IncomingMessage
   readonly res: ServerResponse
   readonly originalUrl: string
+  /** Koa's body parsers leave `body` and `rawBody` here. */
+  readonly request?: { body?: unknown; rawBody?: unknown }
   respond?: boolean
 }
 
@@ -21,7 +23,7 @@ export type KoaMiddleware = ((ctx: KoaContext, next: () => Promise<unknown>) => 
 export function extPlugin(ext: ExtPlugin, route: RouteConfig | Route): KoaMiddleware {
   const mounted = route instanceof Route ? route : ext.route(route)
   const middleware = async (ctx: KoaContext, next: () => Promise<unknown>): Promise<void> => {
-    if (await runMount(ext, mounted, ctx.req, ctx.res, ctx.originalUrl)) {
+    if (await runMount(ext, mounted, ctx.req, ctx.res, ctx.originalUrl, ctx.request)) {
       await next()
       return
     }

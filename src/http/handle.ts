@@ -15,12 +15,14 @@ import { hasResponsePhase, runRequestPhases, runResponsePhase } from '../engine/
 import { withErrorPage } from '../engine/error-page.js'
 import type { ExtPlugin } from '../ext-plugin.js'
 import { toIncomingHeaders } from './node-headers.js'
-import { readRequestBody, replaceRequestBody } from './request-body.js'
+import { readRequestBody, replaceRequestBody, type ParsedBodyHolder } from './request-body.js'
 import { applyResponsePatches, hookResponseHeaders, writeResponse } from './respond.js'
 import { ResponseCapture, type CapturedResponse } from './response-capture.js'
 
 interface RequestState {
   readonly exchange: Exchange
+  /** Where a body parser that ran before us left the body (see request-body.ts). */
+  readonly bodyHolder: ParsedBodyHolder | undefined
   /** Pipelines with a response phase, in the order their mounts ran. */
   readonly responsePipelines: Pipeline[]
   capture: ResponseCapture | undefined
@@ -44,8 +46,9 @@ export async function runMount(
   req: IncomingMessage,
   res: ServerResponse,
   originalUrl: string = req.url ?? '/',
+  bodyHolder?: ParsedBodyHolder,
 ): Promise<boolean> {
-  const state = stateOf(ext, req, res, originalUrl)
+  const state = stateOf(ext, req, originalUrl, bodyHolder)
   const prefix = mountPrefix(pathOf(state.url), pathOf(req.url ?? '/'))
   const pipeline = route.pipeline
   const { exchange } = state
@@ -72,16 +75,19 @@ export async function runMount(
     await respondEarly(ext, state, req, res, stop)
     return false
   }
+  // The client left while the runner was thinking: nobody is waiting for the application.
+  if (req.socket.destroyed) return false
   await applyToRequest(ext, state, req, prefix)
   if (exchange.responseHeaders.length > 0 && state.capture?.active !== true) hookResponseHeaders(res, exchange, ext.logger)
   return true
 }
 
-function stateOf(ext: ExtPlugin, req: IncomingMessage, res: ServerResponse, originalUrl: string): RequestState {
+function stateOf(ext: ExtPlugin, req: IncomingMessage, originalUrl: string, bodyHolder: ParsedBodyHolder | undefined): RequestState {
   let state = requests.get(req)
   if (state === undefined) {
     state = {
-      exchange: exchangeOf(ext, req, res, originalUrl),
+      exchange: exchangeOf(ext, req, originalUrl, bodyHolder),
+      bodyHolder,
       responsePipelines: [],
       capture: undefined,
       url: originalUrl,
@@ -93,12 +99,10 @@ function stateOf(ext: ExtPlugin, req: IncomingMessage, res: ServerResponse, orig
   return state
 }
 
-function exchangeOf(ext: ExtPlugin, req: IncomingMessage, res: ServerResponse, url: string): Exchange {
+function exchangeOf(ext: ExtPlugin, req: IncomingMessage, url: string, bodyHolder: ParsedBodyHolder | undefined): Exchange {
   const socket = req.socket
-  const aborted = new AbortController()
-  res.once('close', () => {
-    if (!res.writableFinished) aborted.abort()
-  })
+  // No AbortSignal per request: a client that leaves mid-call costs the runner one answer,
+  // as in APISIX, and the hot path saves a controller and two listeners per request.
   return new Exchange({
     method: req.method ?? 'GET',
     url,
@@ -108,9 +112,8 @@ function exchangeOf(ext: ExtPlugin, req: IncomingMessage, res: ServerResponse, u
     remotePort: socket.remotePort,
     serverAddress: unmapped(socket.localAddress),
     serverPort: socket.localPort,
-    body: { read: () => readRequestBody(req, ext.maxBodySize) },
+    body: { read: () => readRequestBody(req, ext.maxBodySize, bodyHolder) },
     variables: ext.variables,
-    signal: aborted.signal,
   })
 }
 
@@ -121,7 +124,7 @@ async function applyToRequest(ext: ExtPlugin, state: RequestState, req: Incoming
   if (replacement !== undefined && replacement !== state.replacedBody) {
     exchange.headers.set('content-length', String(replacement.length))
     exchange.headers.delete('transfer-encoding')
-    await replaceRequestBody(req, replacement, ext.maxBodySize)
+    await replaceRequestBody(req, replacement, ext.maxBodySize, state.bodyHolder)
     state.replacedBody = replacement
   }
   if (exchange.headers.modified) {
@@ -148,7 +151,14 @@ async function respondEarly(ext: ExtPlugin, state: RequestState, req: IncomingMe
 }
 
 async function finishResponse(ext: ExtPlugin, state: RequestState, req: IncomingMessage, res: ServerResponse, captured: CapturedResponse): Promise<void> {
-  send(ext, state, req, res, await responsePhases(ext, state, { ...captured }))
+  const final = await responsePhases(ext, state, { ...captured })
+  // A HEAD response has no body to measure: keep the length the application declared,
+  // unless the response phase gave it a body of its own.
+  const declared = captured.headers.get('content-length')
+  if (req.method === 'HEAD' && final.body === undefined && declared !== undefined && !final.headers.has('content-length')) {
+    final.headers.set('content-length', declared)
+  }
+  send(ext, state, req, res, final)
 }
 
 /** Runs every registered response phase over `response`; returns the final response. */

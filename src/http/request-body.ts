@@ -15,10 +15,16 @@ import type { IncomingMessage } from 'node:http'
 import { stringify as encodeForm, parse as parseForm } from 'node:querystring'
 import { ErrorCode, ExtPluginError } from '../errors.js'
 
-/** What body parsers commonly leave on the request. */
-interface ParsedRequest extends IncomingMessage {
+/**
+ * Where body parsers leave what they read: `body` (and `rawBody`, by convention). Express's
+ * parsers use the request itself; Koa's use `ctx.request`.
+ */
+export interface ParsedBodyHolder {
   body?: unknown
   rawBody?: unknown
+}
+
+interface ParsedRequest extends IncomingMessage, ParsedBodyHolder {
   _body?: boolean
 }
 
@@ -41,19 +47,24 @@ function hasBody(req: IncomingMessage): boolean {
  * The whole body, left readable for the application. Undefined when there is none.
  * Rejects with BODY_TOO_LARGE past `limit` (checked against Content-Length first).
  */
-export function readRequestBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  if (alreadyConsumed(req)) return Promise.resolve(parsedBody(req as ParsedRequest))
+export function readRequestBody(
+  req: IncomingMessage,
+  limit: number,
+  holder: ParsedBodyHolder = req as ParsedRequest,
+): Promise<Buffer | undefined> {
+  if (alreadyConsumed(req)) return Promise.resolve(parsedBody(req, holder))
   if (!hasBody(req)) return Promise.resolve(undefined)
   const declared = Number(req.headers['content-length'])
   if (declared > limit) return Promise.reject(bodyTooLarge(limit))
-  return drain(req, limit).then((body) => {
-    if (body.length > 0) req.unshift(body)
-    return body.length > 0 ? body : undefined
-  })
+  return drain(req, limit, (body) => body).then((body) => (body.length > 0 ? body : undefined))
 }
 
-/** Reads every byte of the stream (stopping past `limit`); the caller decides what goes back. */
-function drain(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Reads every byte of the stream (stopping past `limit`). `putBack` decides what goes back
+ * into the stream, and runs in the very tick the end was reached: a single promise hop
+ * later, Node would already have emitted 'end' and the bytes would be lost.
+ */
+function drain(req: IncomingMessage, limit: number, putBack: (body: Buffer) => Buffer | undefined): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
@@ -77,7 +88,10 @@ function drain(req: IncomingMessage, limit: number): Promise<Buffer> {
       // so that an unshift() by the caller lands before 'end' is emitted.
       if (req.complete) {
         cleanup()
-        resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))
+        const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)
+        const back = putBack(body)
+        if (back !== undefined && back.length > 0) req.unshift(back)
+        resolve(body)
       }
     }
     const onError = (err: Error): void => {
@@ -99,22 +113,27 @@ function drain(req: IncomingMessage, limit: number): Promise<Buffer> {
  * Makes `body` the request body the application reads, in place of the client's; fixes
  * Content-Length (and drops Transfer-Encoding) in `headers` via `setLength`.
  */
-export async function replaceRequestBody(req: IncomingMessage, body: Buffer, limit: number): Promise<void> {
+export async function replaceRequestBody(
+  req: IncomingMessage,
+  body: Buffer,
+  limit: number,
+  holder: ParsedBodyHolder = req as ParsedRequest,
+): Promise<void> {
   if (alreadyConsumed(req)) {
-    reparse(req as ParsedRequest, body)
+    reparse(req, holder, body)
     return
   }
-  // Whatever is still unread (or was put back) is the client's body: take it out first.
-  if (hasBody(req) || req.readableLength > 0) await drain(req, Math.max(limit, req.readableLength))
-  req.unshift(body)
+  // Whatever is still unread (or was put back) is the client's body: take it out, put ours in.
+  if (hasBody(req) || req.readableLength > 0) await drain(req, Math.max(limit, req.readableLength), () => body)
+  else req.unshift(body)
 }
 
-/** The bytes a body parser mounted before us consumed, from what it left on the request. */
-function parsedBody(req: ParsedRequest): Buffer | undefined {
-  const raw = req.rawBody
+/** The bytes a body parser mounted before us consumed, from what it left behind. */
+function parsedBody(req: IncomingMessage, holder: ParsedBodyHolder): Buffer | undefined {
+  const raw = holder.rawBody
   if (Buffer.isBuffer(raw)) return raw.length > 0 ? raw : undefined
   if (typeof raw === 'string') return raw === '' ? undefined : Buffer.from(raw)
-  const body = req.body
+  const body = holder.body
   if (Buffer.isBuffer(body)) return body.length > 0 ? body : undefined
   if (typeof body === 'string') return body === '' ? undefined : Buffer.from(body)
   if (body === undefined || body === null) return undefined
@@ -125,18 +144,18 @@ function parsedBody(req: ParsedRequest): Buffer | undefined {
 }
 
 /** After a parser ran: give the application the new body in the shape the parser produced. */
-function reparse(req: ParsedRequest, body: Buffer): void {
-  if (Buffer.isBuffer(req.rawBody)) req.rawBody = body
-  else if (typeof req.rawBody === 'string') req.rawBody = body.toString()
-  const current = req.body
-  if (Buffer.isBuffer(current)) req.body = body
-  else if (typeof current === 'string') req.body = body.toString()
-  else if (/urlencoded/i.test(req.headers['content-type'] ?? '')) req.body = { ...parseForm(body.toString()) }
+function reparse(req: IncomingMessage, holder: ParsedBodyHolder, body: Buffer): void {
+  if (Buffer.isBuffer(holder.rawBody)) holder.rawBody = body
+  else if (typeof holder.rawBody === 'string') holder.rawBody = body.toString()
+  const current = holder.body
+  if (Buffer.isBuffer(current)) holder.body = body
+  else if (typeof current === 'string') holder.body = body.toString()
+  else if (/urlencoded/i.test(req.headers['content-type'] ?? '')) holder.body = { ...parseForm(body.toString()) }
   else {
     try {
-      req.body = JSON.parse(body.toString())
+      holder.body = JSON.parse(body.toString())
     } catch {
-      req.body = body
+      holder.body = body
     }
   }
 }

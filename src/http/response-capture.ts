@@ -117,7 +117,8 @@ export class ResponseCapture {
   }
 
   #push(chunk: unknown, encoding: BufferEncoding | undefined): void {
-    if (chunk === undefined || chunk === null) return
+    // Node sends no body for HEAD; neither do we hold one for the response phase to see.
+    if (chunk === undefined || chunk === null || this.#res.req?.method === 'HEAD') return
     const buf = typeof chunk === 'string' ? Buffer.from(chunk, encoding ?? 'utf8') : Buffer.from(chunk as Uint8Array)
     if (buf.length === 0) return
     this.#chunks.push(buf)
