@@ -76,3 +76,21 @@ export async function startRunner(
   await process.ready()
   return { process, client }
 }
+
+/**
+ * This package's own runner (apisix-ext-plugin/runner), started as APISIX would start it:
+ * the bin script in its own process, here run on the TypeScript sources through tsx.
+ * Nothing to build, so it never skips.
+ */
+export const tsRunner: RealRunner = {
+  name: 'ts',
+  artifact: here('../../bin/apisix-ext-plugin-runner.mjs'),
+  cmd: [
+    process.execPath,
+    '--import',
+    'tsx',
+    here('../../bin/apisix-ext-plugin-runner.mjs'),
+    here('../interop/ts-runner/plugins.ts'),
+  ],
+  env: { APISIX_EXT_PLUGIN_RUNNER_SOURCE: '1', APISIX_EXT_PLUGIN_RUNNER_LOG_LEVEL: 'error' },
+}

@@ -1,0 +1,177 @@
+// `apisix-ext-plugin-runner [--log-level=<level>] <plugins-module>`: what the bin script
+// runs. It imports the plugins module, listens where APISIX_LISTEN_ADDRESS says, logs to
+// stderr (APISIX copies the runner's output into its error log), and on SIGTERM or SIGINT
+// lets in-flight calls finish for a moment, removes its socket and exits 0 (APISIX sends
+// SIGTERM and SIGKILLs after 1 s, protocol.md §8).
+//
+// The module is imported by the bin script (`importModule`): a native import() that takes
+// ESM, CommonJS, and TypeScript under tsx, which this file, also compiled to CommonJS,
+// could not promise.
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { isAbsolute, join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import type { Logger } from '../logger.js'
+import { describe } from './confs.js'
+import { createRunner, type Runner } from './runner.js'
+import type { RunnerPlugin, RunnerPlugins } from './types.js'
+
+export interface CliHost {
+  /** import() from the bin script. */
+  importModule(url: string): Promise<unknown>
+  /** Resolves a bare specifier the working directory cannot (e.g. this package's own demo). */
+  resolveFallback?(specifier: string): string
+  /** Default: process.stderr. */
+  write?(text: string): void
+  /** Default: process.cwd(). */
+  readonly cwd?: string
+}
+
+/** A failure the user can fix; the bin prints its message and exits with `exitCode`. */
+export class CliError extends Error {
+  override name = 'CliError'
+  readonly exitCode: number
+
+  constructor(message: string, exitCode = 1) {
+    super(message)
+    this.exitCode = exitCode
+  }
+}
+
+export const USAGE = `usage: apisix-ext-plugin-runner [--log-level=debug|info|warn|error] <plugins-module>
+
+Runs APISIX external plugins written in JavaScript or TypeScript (compiled). The module
+exports its plugins as the default export or as \`plugins\`: an array of them, or an object
+of them. The runner listens on APISIX_LISTEN_ADDRESS (unix:/path) and keeps confs
+1.2 × APISIX_CONF_EXPIRE_TIME seconds, as APISIX sets them. Logs go to stderr; the level
+can also be set with APISIX_EXT_PLUGIN_RUNNER_LOG_LEVEL.`
+
+export const LOG_LEVEL_ENV = 'APISIX_EXT_PLUGIN_RUNNER_LOG_LEVEL'
+
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const
+type Level = (typeof LEVELS)[number]
+
+/** Milliseconds in-flight calls get after SIGTERM; APISIX SIGKILLs after 1000. */
+const STOP_GRACE_MS = 800
+
+/** One line per message on stderr: `2025-01-01T00:00:00.000Z WARN message`. */
+export function stderrLogger(level: Level, write: (text: string) => void): Logger {
+  const min = LEVELS.indexOf(level)
+  const at = (l: Level) =>
+    LEVELS.indexOf(l) < min ? () => {} : (message: string) => write(`${new Date().toISOString()} ${l.toUpperCase()} ${message}\n`)
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+}
+
+function parseArgs(argv: readonly string[]): { level: string | undefined; module: string } {
+  let level: string | undefined
+  const rest: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '-h' || arg === '--help') throw new CliError(USAGE, 0)
+    if (arg.startsWith('--log-level=')) level = arg.slice('--log-level='.length)
+    else if (arg === '--log-level') level = argv[++i]
+    else if (arg.startsWith('-') && arg !== '-') throw new CliError(`unknown option ${arg}\n${USAGE}`, 2)
+    else rest.push(arg)
+  }
+  if (rest.length !== 1) throw new CliError(`expected one plugins module, got ${rest.length}\n${USAGE}`, 2)
+  return { level, module: rest[0]! }
+}
+
+function checkLevel(level: string): Level {
+  if ((LEVELS as readonly string[]).includes(level)) return level as Level
+  throw new CliError(`unknown log level ${JSON.stringify(level)}: use one of ${LEVELS.join(', ')}`, 2)
+}
+
+/** A URL import() can load: paths are taken from `cwd`, bare names as packages from `cwd`. */
+export function resolvePluginsModule(spec: string, cwd: string, fallback?: (spec: string) => string): string {
+  if (spec.startsWith('file:')) return spec
+  const path = resolve(cwd, spec)
+  if (isAbsolute(spec) || spec.startsWith('.') || existsSync(path)) return pathToFileURL(path).href
+  try {
+    return pathToFileURL(createRequire(join(cwd, 'index.js')).resolve(spec)).href
+  } catch (err) {
+    if (fallback !== undefined) {
+      try {
+        return fallback(spec)
+      } catch {
+        // Report the first failure: it names the working directory.
+      }
+    }
+    throw new CliError(`cannot find the plugins module ${spec} from ${cwd}: ${describe(err)}`)
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null
+const isPlugin = (v: unknown): v is RunnerPlugin<unknown> => isObject(v) && typeof v.name === 'string'
+
+function asPlugins(candidate: unknown): RunnerPlugins | undefined {
+  if (Array.isArray(candidate)) return candidate.length > 0 && candidate.every(isPlugin) ? candidate : undefined
+  if (!isObject(candidate) || isPlugin(candidate)) return undefined
+  const values = Object.values(candidate)
+  return values.length > 0 && values.every(isPlugin) ? (candidate as Record<string, RunnerPlugin<unknown>>) : undefined
+}
+
+/**
+ * The plugins a module exports: named `plugins`, else the default export, each an array or
+ * an object of plugins. CommonJS shapes (`module.exports = …`, a compiled `exports.default`)
+ * are found through the default export.
+ */
+export function pluginsFromModule(namespace: unknown, spec: string): RunnerPlugins {
+  const candidates: unknown[] = []
+  if (isObject(namespace)) {
+    candidates.push(namespace.plugins)
+    const fallback = namespace.default
+    if (isObject(fallback) && !Array.isArray(fallback)) candidates.push(fallback.plugins, fallback.default)
+    candidates.push(fallback)
+  }
+  for (const candidate of candidates) {
+    const plugins = asPlugins(candidate)
+    if (plugins !== undefined) return plugins
+  }
+  throw new CliError(
+    `${spec} exports no plugins: export them as the default export or as \`plugins\`, ` +
+      'an array of plugins ({ name, requestFilter?, responseFilter?, parseConf? }) or an object of them',
+  )
+}
+
+/**
+ * Starts the runner: resolves once it listens (the server keeps the process alive). Throws
+ * a CliError (or the runner's error) when it cannot start.
+ */
+export async function runCli(argv: readonly string[], host: CliHost): Promise<Runner> {
+  const write = host.write ?? ((text: string) => void process.stderr.write(text))
+  const args = parseArgs(argv)
+  const logger = stderrLogger(checkLevel(args.level ?? process.env[LOG_LEVEL_ENV] ?? 'info'), write)
+  const url = resolvePluginsModule(args.module, host.cwd ?? process.cwd(), host.resolveFallback)
+  let namespace: unknown
+  try {
+    namespace = await host.importModule(url)
+  } catch (err) {
+    const stack = err instanceof Error && err.stack ? `\n${err.stack}` : ''
+    throw new CliError(`cannot load the plugins module ${args.module}: ${describe(err)}${stack}`)
+  }
+  const runner = createRunner({ plugins: pluginsFromModule(namespace, args.module), logger })
+
+  let stopping = false
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      // A second signal: no more waiting.
+      runner.destroy()
+      process.exit(0)
+    }
+    stopping = true
+    logger.info(`received ${signal}, closing`)
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref())
+    void Promise.race([runner.close(), grace]).then(() => {
+      runner.destroy()
+      process.exit(0)
+    })
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+  // process.exit() from a plugin, or a crash: still remove the socket file.
+  process.on('exit', () => runner.destroy())
+
+  await runner.listen()
+  return runner
+}
