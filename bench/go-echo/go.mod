@@ -1,0 +1,3 @@
+module apisix-ext-plugin/bench/go-echo
+
+go 1.21

@@ -1,0 +1,73 @@
+// `npm run bench [-- --quick] [-- --only codec,rpc,http,scale]`: runs the benchmarks, prints
+// a table and writes bench/results.json (method and figures: BENCHMARKS.md).
+import { writeFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { runCodec } from './codec.js'
+import { runHttp } from './http.js'
+import { runRpc } from './rpc.js'
+import { runScale } from './scale.js'
+
+const args = process.argv.slice(2)
+const quick = args.includes('--quick')
+const onlyArg = args.find((a) => a.startsWith('--only='))?.slice(7) ?? args[args.indexOf('--only') + 1]
+const only = new Set((args.includes('--only') || onlyArg ? onlyArg : 'codec,rpc,http,scale')!.split(','))
+const started = Date.now()
+const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a')
+
+const results: Record<string, unknown> = {
+  date: new Date().toISOString(),
+  quick,
+  machine: { cpus: cpus().length, model: cpus()[0]?.model, memory_gib: +(totalmem() / 2 ** 30).toFixed(1), node: process.version },
+}
+
+if (only.has('codec')) {
+  const codec = await runCodec(quick)
+  results.codec = codec
+  results.encode_us = codec[0]!.ours_ns / 1000
+  console.log('\ncodec                                          ours        generated/naive')
+  for (const r of codec) console.log(`  ${r.name.padEnd(44)} ${fmt(r.ours_ns / 1000, 3).padStart(9)} µs ${fmt(r.baseline_ns / 1000, 3).padStart(10)} µs`)
+}
+
+if (only.has('rpc')) {
+  const rpc = await runRpc(quick)
+  results.rpc = rpc
+  results.rpc_vs_raw_p50 = rpc[0]!.ratio_p50
+  console.log('\nrpc (Go runner, no-op)    raw echo p50/p99 (calls/s)        pooled HTTPReqCall p50/p99 (calls/s)   ratio p50')
+  for (const r of rpc) {
+    console.log(
+      `  concurrency ${String(r.concurrency).padEnd(4)}  ${fmt(r.raw.p50_us, 1)}/${fmt(r.raw.p99_us, 1)} µs (${fmt(r.raw.calls_per_s, 0)})`.padEnd(58) +
+        `${fmt(r.rpc.p50_us, 1)}/${fmt(r.rpc.p99_us, 1)} µs (${fmt(r.rpc.calls_per_s, 0)})`.padEnd(38) +
+        fmt(r.ratio_p50),
+    )
+  }
+}
+
+if (only.has('http')) {
+  const http = await runHttp(quick)
+  results.http = http
+  results.express_ratio = http.find((p) => p.name === 'express pre-req')?.ratio
+  results.koa_ratio = http.find((p) => p.name === 'koa pre-req')?.ratio
+  results.http_ratio = http.find((p) => p.name === 'http pre-req')?.ratio
+  console.log('\nhttp (autocannon, 10 connections)   bare req/s (p50/p99 ms)     with middleware req/s (p50/p99 ms)   ratio')
+  for (const p of http) {
+    console.log(
+      `  ${p.name.padEnd(26)} ${fmt(p.bare.req_per_s, 0).padStart(8)} (${p.bare.p50_ms}/${p.bare.p99_ms})`.padEnd(60) +
+        `${fmt(p.ext.req_per_s, 0).padStart(8)} (${p.ext.p50_ms}/${p.ext.p99_ms})`.padEnd(32) +
+        fmt(p.ratio),
+    )
+  }
+}
+
+if (only.has('scale')) {
+  const scale = await runScale(quick)
+  results.scale = scale
+  console.log('\nscale (express + no-op pre-req)')
+  for (const s of scale.steps) console.log(`  ${String(s.connections).padStart(3)} connections: ${fmt(s.req_per_s, 0)} req/s, p50 ${s.p50_ms} ms, p99 ${s.p99_ms} ms`)
+  const r = scale.rss
+  console.log(`  RSS ${fmt(r.before_mib, 1)} MiB → ${fmt(r.after_mib, 1)} MiB after ${r.requests} requests (growth ${fmt(r.growth_mib, 1)} MiB, bound ${r.bound_mib} MiB)`)
+}
+
+results.seconds = (Date.now() - started) / 1000
+writeFileSync(fileURLToPath(new URL('results.json', import.meta.url)), JSON.stringify(results, null, 2) + '\n')
+console.log(`\n${fmt(results.seconds as number, 0)} s; written to bench/results.json`)
