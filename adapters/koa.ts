@@ -4,14 +4,15 @@ import type { RouteConfig } from '../src/config/schemas.js'
 import { Route } from '../src/engine/route.js'
 import type { ExtPlugin } from '../src/ext-plugin.js'
 import { runMount } from '../src/http/handle.js'
+import type { ParsedBodyHolder } from '../src/http/request-body.js'
 
 /** The parts of Koa's context this adapter uses. */
 export interface KoaContext {
   readonly req: IncomingMessage
   readonly res: ServerResponse
   readonly originalUrl: string
-  /** Koa's body parsers leave `body` and `rawBody` here. */
-  readonly request?: { body?: unknown; rawBody?: unknown }
+  /** Koa's body parsers leave `body` and `rawBody` here (typed loosely: Koa's own Request type has neither). */
+  readonly request?: object
   respond?: boolean
 }
 
@@ -23,7 +24,7 @@ export type KoaMiddleware = ((ctx: KoaContext, next: () => Promise<unknown>) => 
 export function extPlugin(ext: ExtPlugin, route: RouteConfig | Route): KoaMiddleware {
   const mounted = route instanceof Route ? route : ext.route(route)
   const middleware = async (ctx: KoaContext, next: () => Promise<unknown>): Promise<void> => {
-    if (await runMount(ext, mounted, ctx.req, ctx.res, ctx.originalUrl, ctx.request)) {
+    if (await runMount(ext, mounted, ctx.req, ctx.res, ctx.originalUrl, ctx.request as ParsedBodyHolder | undefined)) {
       await next()
       return
     }
