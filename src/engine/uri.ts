@@ -60,15 +60,7 @@ for (let c = 0; c < 256; c++) escapeInPath[c] = c <= 0x20 || c >= 0x7f || '"#%<>
 
 /** A path from a Rewrite made into an upstream URI the way APISIX does (protocol.md §5.3). */
 export function escapePath(path: string): string {
-  let out = ''
-  let start = 0
-  for (let i = 0; i < path.length; i++) {
-    const c = path.charCodeAt(i) & 0xff
-    if (escapeInPath[c] === 0) continue
-    out += path.slice(start, i) + '%' + HEX[c >> 4] + HEX[c & 15]
-    start = i + 1
-  }
-  return start === 0 ? path : out + path.slice(start)
+  return escapeBytes(path, escapeInPath)
 }
 
 // ngx.escape_uri (query components): everything but ALPHA DIGIT - . _ ~ is escaped.
@@ -77,11 +69,16 @@ for (let c = 0; c < 256; c++) escapeInArg[c] = /[A-Za-z0-9\-._~]/.test(String.fr
 
 /** One query-string component, escaped as `ngx.encode_args` does. */
 export function escapeArg(text: string): string {
+  return escapeBytes(text, escapeInArg)
+}
+
+/** `%XX` (upper-case hex) for every byte the table marks; the rest copied as is. */
+function escapeBytes(text: string, escape: Uint8Array): string {
   let out = ''
   let start = 0
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i) & 0xff
-    if (escapeInArg[c] === 0) continue
+    if (escape[c] === 0) continue
     out += text.slice(start, i) + '%' + HEX[c >> 4] + HEX[c & 15]
     start = i + 1
   }
