@@ -10,8 +10,9 @@ import { runScale } from './scale.js'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
-const onlyArg = args.find((a) => a.startsWith('--only='))?.slice(7) ?? args[args.indexOf('--only') + 1]
-const only = new Set((args.includes('--only') || onlyArg ? onlyArg : 'codec,rpc,http,scale')!.split(','))
+const onlyAt = args.indexOf('--only')
+const onlyArg = args.find((a) => a.startsWith('--only='))?.slice(7) ?? (onlyAt >= 0 ? args[onlyAt + 1] : undefined)
+const only = new Set((onlyArg ?? 'codec,rpc,http,scale').split(','))
 const started = Date.now()
 const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a')
 

@@ -38,7 +38,7 @@ interface Latin1Buffer {
 }
 
 /** Below this length a JavaScript loop beats the native call's fixed cost (measured). */
-const NATIVE_WRITE_MIN = 48
+const NATIVE_WRITE_MIN = 24
 
 export function writeBinary(buf: Buffer, text: string, offset: number): void {
   const length = text.length

@@ -220,7 +220,7 @@ export class RunnerClient {
     const signal = settings?.signal
     if (signal?.aborted) throw new RpcError(ErrorCode.ABORTED, 'send', messageTypeName(rpc), 'aborted')
     const deadline = performance.now() + (settings?.timeout ?? this.#callTimeout)
-    let connection: RunnerConnection = await this.#pool.acquire()
+    let connection: RunnerConnection = this.#pool.takeIdle() ?? (await this.#pool.connect())
     for (;;) {
       const reused = connection.calls > 0
       try {

@@ -96,6 +96,9 @@ export class RunnerConnection {
   /** False once anything makes the byte stream's state uncertain. */
   #clean = true
   #socketError: NodeJS.ErrnoException | undefined
+  /** What the last write carried, to word a failed write as APISIX does. */
+  #lastWrite = ''
+  #lastWriteStep: 'send' | 'reply' = 'send'
   /** Bytes received during the current call; 0 means the runner never answered. */
   #received = 0
   /** Completed calls; a connection that served one before is a "reused" one. */
@@ -202,12 +205,14 @@ export class RunnerConnection {
     else this.#fail(this.#error(ErrorCode.TIMEOUT, 'receive', 'timeout'))
   }
 
+  /**
+   * Writes without a callback (none per call on the hot path): a failed write surfaces as
+   * the socket's 'error' (syscall "write") and then 'close', reported against this write.
+   */
   #write(frame: Buffer, step: 'send' | 'reply', rpc: string): void {
-    this.#socket.write(frame, (err?: NodeJS.ErrnoException | null) => {
-      if (!err) return
-      const code = peerClosed(err) ? ErrorCode.SOCKET_CLOSED : ErrorCode.SOCKET
-      this.#fail(new RpcError(code, step, rpc, socketErrorText(err), { cause: err }))
-    })
+    this.#lastWrite = step === 'send' ? rpc : 'RPC_EXTRA_INFO'
+    this.#lastWriteStep = step
+    this.#socket.write(frame)
   }
 
   #error(code: (typeof ErrorCode)[keyof typeof ErrorCode], step: 'receive' | 'handle', reason: string): RpcError {
@@ -325,9 +330,14 @@ export class RunnerConnection {
     if (this.#call !== undefined) {
       const err = this.#socketError
       const reset = err === undefined || peerClosed(err)
-      const detail = this.#reader.incomplete()
-      const reason = reset ? (detail ? `closed (${detail})` : 'closed') : socketErrorText(err)
-      this.#fail(this.#error(reset ? ErrorCode.SOCKET_CLOSED : ErrorCode.SOCKET, 'receive', reason))
+      const code = reset ? ErrorCode.SOCKET_CLOSED : ErrorCode.SOCKET
+      if (err?.syscall === 'write') {
+        this.#fail(new RpcError(code, this.#lastWriteStep, this.#lastWrite, socketErrorText(err), { cause: err }))
+      } else {
+        const detail = this.#reader.incomplete()
+        const reason = reset ? (detail ? `closed (${detail})` : 'closed') : socketErrorText(err!)
+        this.#fail(this.#error(code, 'receive', reason))
+      }
     }
     this.#reader.reset()
     this.onClose?.(this)

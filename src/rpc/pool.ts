@@ -41,14 +41,11 @@ export class ConnectionPool {
     return { opened: this.#opened, open: this.#open.size, idle: this.#idle.length }
   }
 
-  /** An idle connection, or a new one. */
-  async acquire(): Promise<RunnerConnection> {
+  /** The most recently used idle connection, if any (no await on the hot path). */
+  takeIdle(): RunnerConnection | undefined {
     const idle = this.#idle.pop()
-    if (idle !== undefined) {
-      idle.unpark()
-      return idle
-    }
-    return this.connect()
+    idle?.unpark()
+    return idle
   }
 
   /** Always a new connection (used to retry on a fresh one). */
