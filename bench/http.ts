@@ -71,7 +71,7 @@ async function pair(framework: string, variant: string, body: number, rounds: nu
 export async function runHttp(quick: boolean): Promise<HttpPair[]> {
   buildGoPrograms()
   const rounds = quick ? 2 : 4
-  const seconds = quick ? 2 : 8
+  const seconds = quick ? 1.5 : 8
   const pairs: HttpPair[] = []
   for (const framework of ['express', 'koa', 'http']) pairs.push(await pair(framework, 'pre-req', 12, rounds, seconds))
   for (const body of [1024, 1 << 20]) pairs.push(await pair('http', 'post-resp', body, rounds, seconds))

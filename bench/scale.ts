@@ -24,11 +24,11 @@ export async function runScale(quick: boolean): Promise<ScaleResult> {
   try {
     const steps: ScaleResult['steps'] = []
     for (const connections of [1, 4, 16, 64, 256]) {
-      steps.push({ connections, ...(await cannon(server.url, quick ? 2 : 5, connections)) })
+      steps.push({ connections, ...(await cannon(server.url, quick ? 1.5 : 5, connections)) })
     }
     await autocannon({ url: server.url, connections: 32, amount: 20_000 })
     const before = rssMiB(server.child.pid!)
-    const requests = quick ? 100_000 : 1_000_000
+    const requests = quick ? 50_000 : 1_000_000
     await autocannon({ url: server.url, connections: 32, amount: requests })
     const after = rssMiB(server.child.pid!)
     return {

@@ -25,8 +25,6 @@ export class ResponseCapture {
   readonly #onEnd: (captured: CapturedResponse) => void
   readonly #onOverflow: () => void
   readonly #original: Patched
-  /** Which of the patched methods were the response's own properties before us. */
-  readonly #ownBefore: ReadonlySet<keyof Patched>
   readonly #chunks: Buffer[] = []
   #size = 0
   #endCallback: WriteCallback | undefined
@@ -38,7 +36,6 @@ export class ResponseCapture {
     this.#onEnd = onEnd
     this.#onOverflow = onOverflow
     this.#original = { writeHead: res.writeHead, write: res.write, end: res.end, flushHeaders: res.flushHeaders }
-    this.#ownBefore = new Set((Object.keys(this.#original) as Array<keyof Patched>).filter((m) => Object.hasOwn(res, m)))
     const self = this
     res.writeHead = function writeHead(this: ServerResponse, status: number, ...rest: unknown[]) {
       return self.#writeHead(status, rest)
@@ -137,11 +134,9 @@ export class ResponseCapture {
   #restore(): void {
     if (!this.#active) return
     this.#active = false
-    const res = this.#res as unknown as Record<string, unknown>
-    for (const method of Object.keys(this.#original) as Array<keyof Patched>) {
-      if (this.#ownBefore.has(method)) res[method] = this.#original[method]
-      else delete res[method]
-    }
+    // Assigned back rather than deleted: `delete` would turn the response into a slow
+    // dictionary-mode object for everything that touches it afterwards.
+    Object.assign(this.#res, this.#original)
   }
 
   #finished = (): void => {
