@@ -26,18 +26,19 @@ if (only.has('codec')) {
   const codec = await runCodec(quick)
   results.codec = codec
   results.encode_us = codec[0]!.ours_ns / 1000
-  console.log('\ncodec                                          ours        generated/naive')
-  for (const r of codec) console.log(`  ${r.name.padEnd(44)} ${fmt(r.ours_ns / 1000, 3).padStart(9)} µs ${fmt(r.baseline_ns / 1000, 3).padStart(10)} µs`)
+  console.log('\ncodec'.padEnd(64) + 'ours        generated (naive)')
+  for (const r of codec) console.log(`  ${r.name.padEnd(60)} ${fmt(r.ours_ns / 1000, 3).padStart(9)} µs ${fmt(r.baseline_ns / 1000, 3).padStart(10)} µs`)
 }
 
 if (only.has('rpc')) {
   const rpc = await runRpc(quick)
   results.rpc = rpc
   results.rpc_vs_raw_p50 = rpc[0]!.ratio_p50
-  console.log('\nrpc (Go runner, no-op)    raw echo p50/p99 (calls/s)        pooled HTTPReqCall p50/p99 (calls/s)   ratio p50')
+  results.rpc_vs_raw_p50_ts_runner = rpc.find((r) => r.runner === 'ts')?.ratio_p50
+  console.log('\nrpc (no-op plugin)        raw echo p50/p99 (calls/s)        pooled HTTPReqCall p50/p99 (calls/s)   ratio p50')
   for (const r of rpc) {
     console.log(
-      `  concurrency ${String(r.concurrency).padEnd(4)}  ${fmt(r.raw.p50_us, 1)}/${fmt(r.raw.p99_us, 1)} µs (${fmt(r.raw.calls_per_s, 0)})`.padEnd(58) +
+      `  ${r.runner} runner, concurrency ${String(r.concurrency).padEnd(3)} ${fmt(r.raw.p50_us, 1)}/${fmt(r.raw.p99_us, 1)} µs (${fmt(r.raw.calls_per_s, 0)})`.padEnd(58) +
         `${fmt(r.rpc.p50_us, 1)}/${fmt(r.rpc.p99_us, 1)} µs (${fmt(r.rpc.calls_per_s, 0)})`.padEnd(38) +
         fmt(r.ratio_p50),
     )

@@ -15,8 +15,12 @@ const here = (path: string) => fileURLToPath(new URL(path, import.meta.url))
 export const GO_RUNNER = here('../test/interop/go-runner/bin/go-runner')
 const GO_ECHO_DIR = here('go-echo')
 const GO_ECHO = here('go-echo/bin/go-echo')
+const TS_RUNNER_BIN = here('../bin/apisix-ext-plugin-runner.mjs')
+const NOOP_PLUGINS = here('noop-plugins.mjs')
 
 export interface RpcResult {
+  /** Which runner answered the pooled calls. */
+  readonly runner: 'go' | 'ts'
   readonly concurrency: number
   readonly raw: LoadResult
   readonly rpc: LoadResult
@@ -35,25 +39,38 @@ export function buildGoPrograms(): void {
   if (!existsSync(GO_RUNNER) || !existsSync(GO_ECHO)) throw new Error('the benchmarks need Go to build test/interop/go-runner and bench/go-echo')
 }
 
+interface Samples {
+  readonly latencies: number[]
+  readonly calls: number
+  readonly seconds: number
+}
+
 /** Runs `call` from `concurrency` loops for `ms`; latencies of every call. */
-async function load(concurrency: number, ms: number, call: (lane: number) => Promise<void>): Promise<LoadResult> {
+async function sample(concurrency: number, ms: number, call: (lane: number) => Promise<void>): Promise<Samples> {
   const latencies: number[] = []
-  const end = performance.now() + ms
-  let calls = 0
   const started = performance.now()
+  const end = started + ms
   await Promise.all(
     Array.from({ length: concurrency }, async (_, lane) => {
       while (performance.now() < end) {
         const t0 = performance.now()
         await call(lane)
         latencies.push(performance.now() - t0)
-        calls++
       }
     }),
   )
-  const elapsed = (performance.now() - started) / 1000
-  latencies.sort((a, b) => a - b)
-  return { p50_us: percentile(latencies, 50) * 1000, p99_us: percentile(latencies, 99) * 1000, calls_per_s: calls / elapsed }
+  return { latencies, calls: latencies.length, seconds: (performance.now() - started) / 1000 }
+}
+
+function summarize(rounds: Samples[]): LoadResult {
+  const latencies = rounds.flatMap((r) => r.latencies).sort((a, b) => a - b)
+  const calls = rounds.reduce((n, r) => n + r.calls, 0)
+  const seconds = rounds.reduce((n, r) => n + r.seconds, 0)
+  return { p50_us: percentile(latencies, 50) * 1000, p99_us: percentile(latencies, 99) * 1000, calls_per_s: calls / seconds }
+}
+
+async function load(concurrency: number, ms: number, call: (lane: number) => Promise<void>): Promise<LoadResult> {
+  return summarize([await sample(concurrency, ms, call)])
 }
 
 /** One socket doing strictly sequential echoes of `frame`. */
@@ -80,9 +97,20 @@ class EchoLane {
   }
 }
 
+/**
+ * The Go runner at 1, 16 and 64 concurrent calls, then, at 1, this package's TypeScript runner:
+ * it answers each call in one write where the Go runner uses two (header, then payload),
+ * which shows how much of the distance to the raw echo is the runner's.
+ */
 export async function runRpc(quick: boolean): Promise<RpcResult[]> {
   buildGoPrograms()
-  const runner = new RunnerProcess({ cmd: [GO_RUNNER], env: { GO_RUNNER_LOG_LEVEL: 'error' } })
+  const results = await rpcAgainst('go', [GO_RUNNER], [1, 16, 64], quick)
+  results.push(...(await rpcAgainst('ts', [process.execPath, TS_RUNNER_BIN, NOOP_PLUGINS], [1], quick)))
+  return results
+}
+
+async function rpcAgainst(name: 'go' | 'ts', cmd: string[], concurrencies: number[], quick: boolean): Promise<RpcResult[]> {
+  const runner = new RunnerProcess({ cmd, env: { GO_RUNNER_LOG_LEVEL: 'error' } })
   const echo = new RunnerProcess({ cmd: [GO_ECHO] })
   await Promise.all([runner.ready(), echo.ready()])
   const client = new RunnerClient({ socketPath: runner.socketPath, maxIdleConnections: 64 })
@@ -93,19 +121,26 @@ export async function runRpc(quick: boolean): Promise<RpcResult[]> {
   const results: RpcResult[] = []
   try {
     await client.httpReqCall(conf, request)
-    for (const concurrency of [1, 16, 64]) {
+    for (const concurrency of concurrencies) {
       const lanes = await Promise.all(
         Array.from({ length: concurrency }, () => new Promise<EchoLane>((resolve) => {
           const socket = connect(echo.socketPath, () => resolve(new EchoLane(socket)))
         })),
       )
-      // warm both paths, then measure each in turn
+      // warm both paths, then alternate them (three rounds each) so that drift in the
+      // machine's speed falls on both alike
       await load(concurrency, 300, (lane) => lanes[lane]!.echo(frame))
       await load(concurrency, 300, () => client.httpReqCall(conf, request).then(() => {}))
-      const raw = await load(concurrency, ms, (lane) => lanes[lane]!.echo(frame))
-      const rpc = await load(concurrency, ms, () => client.httpReqCall(conf, request).then(() => {}))
+      const rawRounds: Samples[] = []
+      const rpcRounds: Samples[] = []
+      for (let round = 0; round < 3; round++) {
+        rawRounds.push(await sample(concurrency, ms / 3, (lane) => lanes[lane]!.echo(frame)))
+        rpcRounds.push(await sample(concurrency, ms / 3, () => client.httpReqCall(conf, request).then(() => {})))
+      }
+      const raw = summarize(rawRounds)
+      const rpc = summarize(rpcRounds)
       for (const lane of lanes) lane.close()
-      results.push({ concurrency, raw, rpc, ratio_p50: rpc.p50_us / raw.p50_us })
+      results.push({ runner: name, concurrency, raw, rpc, ratio_p50: rpc.p50_us / raw.p50_us })
     }
   } finally {
     client.destroy()

@@ -38,7 +38,12 @@ const ENTRY_VTABLE_FULL = 8 // size, table size, name, value
 const ENTRY_VTABLE_NAME_ONLY = 8 // size, table size, name, (2 bytes padding)
 const REQ_TABLE = 4 + 4 + 4 + 4 + 4 + 4 + 4 + 4 // soffset, id, token, src_ip, path, args, headers, method(+3 pad)
 
+// vtable size, table size, then the table offset of id, src_ip, method, path, args, headers,
+// conf_token, and two bytes of padding
+const REQ_VTABLE_FIELDS = [REQ_VTABLE, REQ_TABLE, 4, 12, 28, 16, 20, 24, 8, 0]
+
 const pad4 = (n: number): number => (n + 3) & ~3
+const EMPTY = Buffer.alloc(0)
 const stringSize = (length: number): number => pad4(4 + length + 1)
 
 export function encodeReqCall(req: ReqCallFields, id: number, confToken: number): Buffer {
@@ -61,7 +66,7 @@ export function encodeReqCall(req: ReqCallFields, id: number, confToken: number)
   if (size - FRAME_HEADER_LENGTH > MAX_PAYLOAD_LENGTH) throw payloadTooLarge(size - FRAME_HEADER_LENGTH)
 
   const buf = Buffer.allocUnsafe(size)
-  const w = new Cursor(buf)
+  out = buf
   buf[0] = MessageType.RPC_HTTP_REQ_CALL
   buf[1] = (size - 4) >>> 16
   buf[2] = (size - 4) >>> 8
@@ -73,35 +78,35 @@ export function encodeReqCall(req: ReqCallFields, id: number, confToken: number)
   const nameVtable = fullVtable + ENTRY_VTABLE_FULL
   const table = nameVtable + ENTRY_VTABLE_NAME_ONLY
 
-  w.at = base
-  w.u32(table) // root
-  // Req vtable: fields id, src_ip, method, path, args, headers, conf_token at these table offsets
-  w.u16(REQ_VTABLE).u16(REQ_TABLE).u16(4).u16(12).u16(28).u16(16).u16(20).u16(24).u16(8).u16(0)
+  at = base
+  u32(table) // root
+  for (let i = 0; i < REQ_VTABLE_FIELDS.length; i++) u16(REQ_VTABLE_FIELDS[i]!)
   // TextEntry vtables: table = [soffset, value, name] with a value, [soffset, name] without
-  w.u16(8).u16(12).u16(8).u16(4)
-  w.u16(6).u16(8).u16(4).u16(0)
+  u16(8), u16(12), u16(8), u16(4)
+  u16(6), u16(8), u16(4), u16(0)
 
   const path = table + REQ_TABLE
   const srcIp = path + stringSize(req.path.length)
   const args = srcIp + pad4(4 + req.srcIp.length)
   const headersAt = args + entriesSize(req.args)
-  w.i32(table - reqVtable)
-  w.u32(id)
-  w.u32(confToken)
-  w.u32(srcIp - (table + 12))
-  w.u32(path - (table + 16))
-  w.u32(args - (table + 20))
-  w.u32(headersAt - (table + 24))
-  w.u8(req.method).u8(0).u8(0).u8(0)
+  u32(table - reqVtable)
+  u32(id)
+  u32(confToken)
+  u32(srcIp - (table + 12))
+  u32(path - (table + 16))
+  u32(args - (table + 20))
+  u32(headersAt - (table + 24))
+  u8(req.method), u8(0), u8(0), u8(0)
 
-  w.string(req.path, false)
-  w.u32(req.srcIp.length)
-  w.bytes(req.srcIp)
-  w.zeros(pad4(req.srcIp.length) - req.srcIp.length)
+  string(req.path, false)
+  u32(req.srcIp.length)
+  bytes(req.srcIp)
+  zeros(pad4(req.srcIp.length) - req.srcIp.length)
 
-  writeEntries(w, req.args, fullVtable, nameVtable)
-  if (lines === undefined) writeEntries(w, headers as readonly TextEntry[], fullVtable, nameVtable)
-  else writeLines(w, lines, host, fullVtable)
+  writeEntries(req.args, fullVtable, nameVtable)
+  if (lines === undefined) writeEntries(headers as readonly TextEntry[], fullVtable, nameVtable)
+  else writeLines(lines, host, fullVtable)
+  out = EMPTY // do not keep the last message alive
   return buf
 }
 
@@ -114,53 +119,53 @@ function entriesSize(entries: readonly TextEntry[]): number {
 }
 
 /** The vector, then each entry: its table, its name, its value. */
-function writeEntries(w: Cursor, entries: readonly TextEntry[], fullVtable: number, nameVtable: number): void {
+function writeEntries(entries: readonly TextEntry[], fullVtable: number, nameVtable: number): void {
   const count = entries.length
-  w.u32(count)
-  const vector = w.at - FRAME_HEADER_LENGTH
+  u32(count)
+  const vector = at - FRAME_HEADER_LENGTH
   let entry = vector + 4 * count
   for (let i = 0; i < count; i++) {
     const { name, value } = entries[i]!
-    w.u32(entry - (vector + 4 * i))
+    u32(entry - (vector + 4 * i))
     entry += value === undefined ? 8 + stringSize(name.length) : 12 + stringSize(name.length) + stringSize(value.length)
   }
   for (let i = 0; i < count; i++) {
     const { name, value } = entries[i]!
-    const table = w.at - FRAME_HEADER_LENGTH
+    const table = at - FRAME_HEADER_LENGTH
     if (value === undefined) {
-      w.i32(table - nameVtable)
-      w.u32(4) // name follows the table's 8 bytes
-      w.string(name, false)
+      u32(table - nameVtable)
+      u32(4) // name follows the table's 8 bytes
+      string(name, false)
     } else {
-      w.i32(table - fullVtable)
-      w.u32(8 + stringSize(name.length)) // value: after the name
-      w.u32(4) // name: right after the table
-      w.string(name, false)
-      w.string(value, false)
+      u32(table - fullVtable)
+      u32(8 + stringSize(name.length)) // value: after the name
+      u32(4) // name: right after the table
+      string(name, false)
+      string(value, false)
     }
   }
 }
 
-function writeLines(w: Cursor, lines: readonly string[], host: string | undefined, fullVtable: number): void {
+function writeLines(lines: readonly string[], host: string | undefined, fullVtable: number): void {
   const count = lines.length >> 1
-  w.u32(count)
-  const vector = w.at - FRAME_HEADER_LENGTH
+  u32(count)
+  const vector = at - FRAME_HEADER_LENGTH
   let entry = vector + 4 * count
   for (let i = 0; i < count; i++) {
     const name = lines[2 * i]!
     const value = host !== undefined && isHost(name) ? host : lines[2 * i + 1]!
-    w.u32(entry - (vector + 4 * i))
+    u32(entry - (vector + 4 * i))
     entry += 12 + stringSize(name.length) + stringSize(value.length)
   }
   for (let i = 0; i < count; i++) {
     const name = lines[2 * i]!
     const value = host !== undefined && isHost(name) ? host : lines[2 * i + 1]!
-    const table = w.at - FRAME_HEADER_LENGTH
-    w.i32(table - fullVtable)
-    w.u32(8 + stringSize(name.length))
-    w.u32(4)
-    w.string(name, true)
-    w.string(value, false)
+    const table = at - FRAME_HEADER_LENGTH
+    u32(table - fullVtable)
+    u32(8 + stringSize(name.length))
+    u32(4)
+    string(name, true)
+    string(value, false)
   }
 }
 
@@ -168,69 +173,53 @@ function isHost(name: string): boolean {
   return name.length === 4 && (name === 'host' || name.toLowerCase() === 'host')
 }
 
-/** Sequential little-endian writes into the frame. */
-class Cursor {
-  at = 0
-  readonly #buf: Buffer
+// The cursor: module state, not an object, so that these small writers inline (encoding is
+// synchronous: one message at a time).
+let out: Buffer = EMPTY
+let at = 0
 
-  constructor(buf: Buffer) {
-    this.#buf = buf
-  }
+function u8(value: number): void {
+  out[at++] = value
+}
 
-  u8(value: number): this {
-    this.#buf[this.at++] = value
-    return this
-  }
+function u16(value: number): void {
+  out[at] = value
+  out[at + 1] = value >>> 8
+  at += 2
+}
 
-  u16(value: number): this {
-    const buf = this.#buf
-    buf[this.at] = value
-    buf[this.at + 1] = value >>> 8
-    this.at += 2
-    return this
-  }
+function u32(value: number): void {
+  out[at] = value
+  out[at + 1] = value >>> 8
+  out[at + 2] = value >>> 16
+  out[at + 3] = value >>> 24
+  at += 4
+}
 
-  u32(value: number): this {
-    const buf = this.#buf
-    const at = this.at
-    buf[at] = value
-    buf[at + 1] = value >>> 8
-    buf[at + 2] = value >>> 16
-    buf[at + 3] = value >>> 24
-    this.at = at + 4
-    return this
-  }
+function zeros(count: number): void {
+  for (let i = 0; i < count; i++) out[at++] = 0
+}
 
-  i32(value: number): this {
-    return this.u32(value >>> 0)
-  }
+function bytes(data: Uint8Array): void {
+  if (data.length > 64) out.set(data, at)
+  else for (let i = 0; i < data.length; i++) out[at + i] = data[i]!
+  at += data.length
+}
 
-  zeros(count: number): void {
-    for (let i = 0; i < count; i++) this.#buf[this.at++] = 0
-  }
-
-  bytes(data: Uint8Array): void {
-    const buf = this.#buf
-    if (data.length > 64) buf.set(data, this.at)
-    else for (let i = 0; i < data.length; i++) buf[this.at + i] = data[i]!
-    this.at += data.length
-  }
-
-  /** Length, bytes (names lower-cased if asked), NUL, padding to 4. */
-  string(text: WireText, lowerCase: boolean): void {
-    const length = text.length
-    this.u32(length)
-    const buf = this.#buf
-    const at = this.at
-    if (typeof text !== 'string') this.bytes(text)
-    else if (!lowerCase) writeBinary(buf, text, at)
+/** Length, bytes (names lower-cased if asked), NUL, padding to 4. */
+function string(text: WireText, lowerCase: boolean): void {
+  const length = text.length
+  u32(length)
+  if (typeof text !== 'string') bytes(text)
+  else {
+    if (!lowerCase) writeBinary(out, text, at)
     else {
       for (let i = 0; i < length; i++) {
         const c = text.charCodeAt(i)
-        buf[at + i] = c >= 65 && c <= 90 ? c + 32 : c
+        out[at + i] = c >= 65 && c <= 90 ? c + 32 : c
       }
     }
-    this.at = at + length
-    this.zeros(pad4(4 + length + 1) - 4 - length)
+    at += length
   }
+  zeros(pad4(4 + length + 1) - 4 - length)
 }
