@@ -1,6 +1,7 @@
 // HTTP throughput: autocannon against each framework bare and with the middleware, the two
 // twins measured alternately so that drift in the machine's speed hits both alike.
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
@@ -10,6 +11,10 @@ export interface HttpRun {
   readonly req_per_s: number
   readonly p50_ms: number
   readonly p99_ms: number
+  /** CPU time the server process spent per request, in µs (user + system). */
+  readonly server_cpu_us?: number
+  /** CPU time the runner process spent per request, in µs. */
+  readonly runner_cpu_us?: number
 }
 
 export interface HttpPair {
@@ -36,14 +41,37 @@ export async function stopServer(server: { child: ChildProcess }): Promise<void>
   await once(server.child, 'exit')
 }
 
-export async function cannon(url: string, seconds: number, connections: number): Promise<HttpRun> {
+export async function cannon(url: string, seconds: number, connections: number, server?: ChildProcess): Promise<HttpRun> {
+  const pids = server ? processTree(server.pid!) : []
+  const before = pids.map(cpuMicros)
   const result = await autocannon({ url, connections, duration: seconds, pipelining: 1 })
-  return { req_per_s: result.requests.average, p50_ms: result.latency.p50, p99_ms: result.latency.p99 }
+  const run: HttpRun = { req_per_s: result.requests.average, p50_ms: result.latency.p50, p99_ms: result.latency.p99 }
+  if (pids.length === 0 || result.requests.total === 0) return run
+  const perRequest = (i: number) => (cpuMicros(pids[i]!) - before[i]!) / result.requests.total
+  return { ...run, server_cpu_us: perRequest(0), ...(pids.length > 1 ? { runner_cpu_us: perRequest(1) } : {}) }
+}
+
+/** The server and, if it started one, its runner. */
+function processTree(pid: number): number[] {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
+  return [pid, ...children.slice(0, 1)]
+}
+
+/** user + system CPU of a process, in µs (clock ticks of 10 ms). */
+function cpuMicros(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10_000
+  } catch {
+    return NaN
+  }
 }
 
 function mean(runs: HttpRun[]): HttpRun {
-  const avg = (pick: (r: HttpRun) => number) => runs.reduce((sum, r) => sum + pick(r), 0) / runs.length
-  return { req_per_s: avg((r) => r.req_per_s), p50_ms: avg((r) => r.p50_ms), p99_ms: avg((r) => r.p99_ms) }
+  const avg = (pick: (r: HttpRun) => number | undefined) => runs.reduce((sum, r) => sum + (pick(r) ?? NaN), 0) / runs.length
+  const run: HttpRun = { req_per_s: avg((r) => r.req_per_s), p50_ms: avg((r) => r.p50_ms), p99_ms: avg((r) => r.p99_ms) }
+  const runner = avg((r) => r.runner_cpu_us)
+  return { ...run, server_cpu_us: avg((r) => r.server_cpu_us), ...(Number.isFinite(runner) ? { runner_cpu_us: runner } : {}) }
 }
 
 /** `bare` and `variant` of one framework, alternated `rounds` times. */
@@ -56,8 +84,8 @@ async function pair(framework: string, variant: string, body: number, rounds: nu
     const bareRuns: HttpRun[] = []
     const extRuns: HttpRun[] = []
     for (let i = 0; i < rounds; i++) {
-      bareRuns.push(await cannon(bare.url, seconds, 10))
-      extRuns.push(await cannon(ext.url, seconds, 10))
+      bareRuns.push(await cannon(bare.url, seconds, 10, bare.child))
+      extRuns.push(await cannon(ext.url, seconds, 10, ext.child))
     }
     const b = mean(bareRuns)
     const e = mean(extRuns)

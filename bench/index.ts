@@ -51,12 +51,13 @@ if (only.has('http')) {
   results.express_ratio = http.find((p) => p.name === 'express pre-req')?.ratio
   results.koa_ratio = http.find((p) => p.name === 'koa pre-req')?.ratio
   results.http_ratio = http.find((p) => p.name === 'http pre-req')?.ratio
-  console.log('\nhttp (autocannon, 10 connections)   bare req/s (p50/p99 ms)     with middleware req/s (p50/p99 ms)   ratio')
+  console.log('\nhttp (autocannon, 10 connections)   bare req/s (p50/p99 ms)     with middleware req/s (p50/p99 ms)   ratio   CPU µs/request: server bare → with, runner')
   for (const p of http) {
     console.log(
-      `  ${p.name.padEnd(26)} ${fmt(p.bare.req_per_s, 0).padStart(8)} (${p.bare.p50_ms}/${p.bare.p99_ms})`.padEnd(60) +
-        `${fmt(p.ext.req_per_s, 0).padStart(8)} (${p.ext.p50_ms}/${p.ext.p99_ms})`.padEnd(32) +
-        fmt(p.ratio),
+      `  ${p.name.padEnd(26)} ${fmt(p.bare.req_per_s, 0).padStart(8)} (${fmt(p.bare.p50_ms, 2)}/${fmt(p.bare.p99_ms, 2)})`.padEnd(60) +
+        `${fmt(p.ext.req_per_s, 0).padStart(8)} (${fmt(p.ext.p50_ms, 2)}/${fmt(p.ext.p99_ms, 2)})`.padEnd(32) +
+        fmt(p.ratio).padEnd(8) +
+        `${fmt(p.bare.server_cpu_us ?? NaN, 0)} → ${fmt(p.ext.server_cpu_us ?? NaN, 0)}, ${fmt(p.ext.runner_cpu_us ?? NaN, 0)}`,
     )
   }
 }
