@@ -2,9 +2,9 @@
 // Run as a script: `node test/interop/build-go-runner.mjs`.
 // Without Go: exit 1 if EXT_PLUGIN_REQUIRE_INTEROP=1 (CI), else a notice and exit 0.
 import { spawnSync } from 'node:child_process'
-import { readdirSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { mtime, newestFile, works } from './build-support.mjs'
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'go-runner')
 const bin = join(dir, 'bin', 'go-runner')
@@ -14,34 +14,11 @@ function log(msg) {
   process.stderr.write(`build-go-runner: ${msg}\n`)
 }
 
-function hasGo() {
-  const r = spawnSync('go', ['version'], { encoding: 'utf8' })
-  return !r.error && r.status === 0
-}
+// The sources that go into the binary (bin/ and dot-directories are skipped).
+const newestSource = (d) =>
+  newestFile(d, (name) => /\.go$|^go\.(mod|sum)$/.test(name), (name) => name === 'bin' || name.startsWith('.'))
 
-function mtime(path) {
-  try {
-    return statSync(path).mtimeMs
-  } catch {
-    return -1
-  }
-}
-
-// Newest mtime of the sources that go into the binary (bin/ is skipped).
-function newestSource(d) {
-  let newest = 0
-  for (const ent of readdirSync(d, { withFileTypes: true })) {
-    const p = join(d, ent.name)
-    if (ent.isDirectory()) {
-      if (ent.name !== 'bin' && !ent.name.startsWith('.')) newest = Math.max(newest, newestSource(p))
-    } else if (/\.go$|^go\.(mod|sum)$/.test(ent.name)) {
-      newest = Math.max(newest, mtime(p))
-    }
-  }
-  return newest
-}
-
-if (!hasGo()) {
+if (!works('go', ['version'])) {
   if (required) {
     log('`go` is not on PATH but EXT_PLUGIN_REQUIRE_INTEROP=1: cannot build the Go runner for the interop tests')
     process.exit(1)

@@ -6,11 +6,12 @@
 // java-runner/target/java-runner.jsa. See java-runner/README.md for the command line.
 // Without mvn/java: exit 1 if EXT_PLUGIN_REQUIRE_INTEROP=1 (CI), else a notice and exit 0.
 import { spawn, spawnSync } from 'node:child_process'
-import { readdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { renameSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { mtime, newestFile, works } from './build-support.mjs'
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'java-runner')
 const target = join(dir, 'target')
@@ -26,29 +27,8 @@ function log(msg) {
   process.stderr.write(`build-java-runner: ${msg}\n`)
 }
 
-function works(cmd, args) {
-  const r = spawnSync(cmd, args, { stdio: 'ignore' })
-  return !r.error && r.status === 0
-}
-
-function mtime(path) {
-  try {
-    return statSync(path).mtimeMs
-  } catch {
-    return -1
-  }
-}
-
-// Newest mtime of what goes into the jar: pom.xml and everything under src/.
-function newestSource(d) {
-  let newest = 0
-  for (const ent of readdirSync(d, { withFileTypes: true })) {
-    const p = join(d, ent.name)
-    if (ent.isDirectory()) newest = Math.max(newest, newestSource(p))
-    else newest = Math.max(newest, mtime(p))
-  }
-  return newest
-}
+// What goes into the jar: pom.xml and everything under src/.
+const newestSource = (d) => newestFile(d)
 
 const missing = ['mvn', 'java'].filter((cmd) => !works(cmd, cmd === 'mvn' ? ['-v'] : ['-version']))
 if (missing.length > 0) {
