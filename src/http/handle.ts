@@ -49,7 +49,6 @@ export async function runMount(
   bodyHolder?: ParsedBodyHolder,
 ): Promise<boolean> {
   const state = stateOf(ext, req, originalUrl, bodyHolder)
-  const prefix = mountPrefix(pathOf(state.url), pathOf(req.url ?? '/'))
   const pipeline = route.pipeline
   const { exchange } = state
   if (hasResponsePhase(pipeline)) {
@@ -77,7 +76,7 @@ export async function runMount(
   }
   // The client left while the runner was thinking: nobody is waiting for the application.
   if (req.socket.destroyed) return false
-  await applyToRequest(ext, state, req, prefix)
+  await applyToRequest(ext, state, req)
   if (exchange.responseHeaders.length > 0 && state.capture?.active !== true) hookResponseHeaders(res, exchange, ext.logger)
   return true
 }
@@ -118,7 +117,7 @@ function exchangeOf(ext: ExtPlugin, req: IncomingMessage, url: string, bodyHolde
 }
 
 /** Hands the rewritten request to the application: URL, headers, body. */
-async function applyToRequest(ext: ExtPlugin, state: RequestState, req: IncomingMessage, prefix: string): Promise<void> {
+async function applyToRequest(ext: ExtPlugin, state: RequestState, req: IncomingMessage): Promise<void> {
   const { exchange } = state
   const replacement = exchange.body.replacement
   if (replacement !== undefined && replacement !== state.replacedBody) {
@@ -133,6 +132,8 @@ async function applyToRequest(ext: ExtPlugin, state: RequestState, req: Incoming
   }
   const url = exchange.url
   if (url !== state.url) {
+    // Only now, when the URL changed, work out what mount path the framework stripped.
+    const prefix = mountPrefix(pathOf(state.url), pathOf(req.url ?? '/'))
     state.url = url
     const path = pathOf(url)
     req.url = prefix !== '' && path.startsWith(prefix) ? (path.slice(prefix.length) || '/') + url.slice(path.length) : url

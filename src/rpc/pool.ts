@@ -84,13 +84,6 @@ export class ConnectionPool {
     }
   }
 
-  /** Closes the idle connections (in-use ones close when released). */
-  closeIdle(): void {
-    for (const connection of this.#idle.splice(0)) connection.destroy()
-    clearInterval(this.#sweeper)
-    this.#sweeper = undefined
-  }
-
   /** Closes every connection, failing calls in flight with `reason`. */
   destroy(reason?: Parameters<RunnerConnection['destroy']>[0]): void {
     this.#idle.length = 0
