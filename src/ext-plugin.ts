@@ -24,6 +24,8 @@ export interface ManagedRunnerOptions {
   readonly startTimeout?: number
   /** Milliseconds between an exit and the respawn. Default 3000. */
   readonly respawnDelay?: number
+  /** A runner that dies within a minute of its start doubles the next delay, up to this. Default 30000. */
+  readonly maxRespawnDelay?: number
   /** Milliseconds between SIGTERM and SIGKILL on close. Default 1000. */
   readonly stopTimeout?: number
 }
@@ -77,6 +79,7 @@ const checkOptions = compileCheck(
             env: { type: 'object', additionalProperties: { type: 'string' } },
             startTimeout: positiveInteger,
             respawnDelay: { type: 'integer', minimum: 0 },
+            maxRespawnDelay: { type: 'integer', minimum: 0 },
             stopTimeout: { type: 'integer', minimum: 0 },
           },
           required: ['cmd'],

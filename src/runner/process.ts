@@ -6,7 +6,10 @@
 // Differences, on purpose: the socket lives in a private 0700 directory of its own, so two
 // instances never collide and no other user can connect; `ready()` tells when the runner
 // listens instead of leaving the first requests to fail; the process (and anything it
-// spawns: it leads its own process group) dies with Node even when Node is not closed.
+// spawns: it leads its own process group) dies with Node even when Node is not closed,
+// and even when Node is SIGKILLed (watcher.ts); a stale socket file is removed before
+// every start, whatever the runner does; a runner that keeps dying soon after its start
+// is respawned less and less often (3 s doubling up to 30 s) instead of every 3 s forever.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -17,6 +20,7 @@ import { ErrorCode, ExtPluginError, RunnerStartError } from '../errors.js'
 import { silentLogger, type Logger } from '../logger.js'
 import { connectUnix } from '../rpc/connection.js'
 import { onProcessExit } from './exit-hook.js'
+import { RunnerWatcher } from './watcher.js'
 
 export interface RunnerProcessOptions {
   /** The runner's argv: `['./go-runner', 'run']`. */
@@ -29,6 +33,10 @@ export interface RunnerProcessOptions {
   readonly startTimeout?: number | undefined
   /** Milliseconds between an exit and the respawn. Default 3000, as APISIX. */
   readonly respawnDelay?: number | undefined
+  /** The delay doubles for each runner that dies within `healthyUptime`, up to this. Default 30000. */
+  readonly maxRespawnDelay?: number | undefined
+  /** Milliseconds a runner must live for the respawn delay to start over. Default 60000. */
+  readonly healthyUptime?: number | undefined
   /** Milliseconds between SIGTERM and SIGKILL on close. Default 1000, as APISIX. */
   readonly stopTimeout?: number | undefined
   readonly logger?: Logger | undefined
@@ -61,6 +69,11 @@ export class RunnerProcess {
   /** The last lines the runner printed, for the error when it fails to start. */
   readonly #recentOutput: string[] = []
   #spawns = 0
+  /** When the current runner was started (performance.now()), to tell a crash loop. */
+  #startedAt = 0
+  /** Runners in a row that died before `healthyUptime`: the exponent of the backoff. */
+  #shortLived = 0
+  readonly #watcher: RunnerWatcher
 
   constructor(options: RunnerProcessOptions) {
     if (options.cmd.length === 0) throw new ExtPluginError(ErrorCode.INVALID_OPTIONS, 'runner.cmd must not be empty')
@@ -75,6 +88,7 @@ export class RunnerProcess {
         `the runner socket path ${this.socketPath} is longer than ${MAX_SOCKET_PATH} bytes; set TMPDIR to a shorter directory`,
       )
     }
+    this.#watcher = new RunnerWatcher()
     this.#removeExitHook = onProcessExit(() => this.#killNow())
     this.#setReady(this.#spawn())
   }
@@ -105,6 +119,7 @@ export class RunnerProcess {
     this.#closing ??= Promise.resolve()
     this.#cancelRespawn()
     this.#killNow()
+    this.#watcher.close()
     this.#removeExitHook()
   }
 
@@ -112,6 +127,10 @@ export class RunnerProcess {
     const { cmd } = this.#options
     this.#spawns++
     this.#recentOutput.length = 0
+    // A runner that died without unlinking its socket (SIGKILL, a crash, a runner that
+    // never cleans up) would make the next one fail with EADDRINUSE; the directory is ours.
+    rmSync(this.socketPath, { force: true })
+    this.#startedAt = performance.now()
     const child = spawn(cmd[0]!, cmd.slice(1), {
       env: {
         ...process.env,
@@ -125,6 +144,7 @@ export class RunnerProcess {
       detached: true,
     })
     this.#child = child
+    if (child.pid !== undefined) this.#watcher.watch(child.pid)
     // The runner alone must not keep Node alive: the application's server does that.
     child.unref()
     this.#pipeOutput(child)
@@ -199,12 +219,13 @@ export class RunnerProcess {
 
   #onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.#child === child) this.#child = undefined
+    this.#watcher.watch(0)
     if (this.#closing !== undefined) return
     if (code !== 0 || signal !== null) {
       this.#logger.warn(`runner exited with reason: ${signal ? 'signal' : 'exit'}, status: ${signal ?? code}`)
     }
     this.#options.onExit?.({ code, signal })
-    const delay = this.#options.respawnDelay ?? 3000
+    const delay = this.#respawnDelay()
     this.#logger.warn(`respawn runner ${delay / 1000} seconds later with cmd: ${JSON.stringify(this.#options.cmd)}`)
     this.#setReady(new Promise<void>((resolve, reject) => (this.#pendingRespawn = { resolve, reject })))
     this.#respawnTimer = setTimeout(() => {
@@ -217,12 +238,26 @@ export class RunnerProcess {
     }, delay)
   }
 
+  /** 3 s, 6 s, 12 s, … 30 s for runners that keep dying early; 3 s again after a healthy run. */
+  #respawnDelay(): number {
+    const base = this.#options.respawnDelay ?? 3000
+    const max = Math.max(base, this.#options.maxRespawnDelay ?? 30_000)
+    const uptime = performance.now() - this.#startedAt
+    if (uptime >= (this.#options.healthyUptime ?? 60_000)) this.#shortLived = 0
+    const delay = Math.min(max, base * 2 ** Math.min(this.#shortLived, 30))
+    this.#shortLived++
+    return delay
+  }
+
   async #stop(): Promise<void> {
     this.#cancelRespawn()
     const child = this.#child
     if (child !== undefined && child.exitCode === null && child.signalCode === null) {
       this.#logger.info(`terminate runner ${child.pid} with SIGTERM`)
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+      // Someone awaits close(): the wait for the exit must keep Node alive, or code after
+      // `await close()` never runs once the grace timer has fired.
+      child.ref()
       signalGroup(child, 'SIGTERM')
       const grace = this.#options.stopTimeout ?? 1000
       const graceful = await Promise.race([exited.then(() => true), sleep(grace, false)])
@@ -232,6 +267,7 @@ export class RunnerProcess {
         await exited
       }
     }
+    this.#watcher.close()
     this.#removeExitHook()
     rmSync(this.#dir, { recursive: true, force: true })
   }
