@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// apisix-ext-plugin-runner [--log-level=<level>] <plugins-module>
+// apisix-ext-plugin-runner [--log-level=<level>] [--strict] <plugins-module>   (--help, --version)
 //
 // A Plugin Runner for Apache APISIX whose plugins are written in JavaScript/TypeScript
 // (see apisix-ext-plugin/runner). In APISIX's config.yaml:
@@ -8,6 +8,8 @@
 //
 // Runs the compiled package (dist/). APISIX_EXT_PLUGIN_RUNNER_SOURCE=1 runs the TypeScript
 // sources instead, for this repository's tests: `node --import tsx bin/... plugins.ts`.
+import { readFileSync } from 'node:fs'
+
 const entry =
   process.env.APISIX_EXT_PLUGIN_RUNNER_SOURCE === '1'
     ? '../src/runner-server/cli.ts'
@@ -27,11 +29,12 @@ try {
     // Here, not in the compiled library, so ESM, CommonJS and (under tsx) TypeScript all load.
     importModule: (url) => import(url),
     resolveFallback: (specifier) => import.meta.resolve(specifier),
+    version: JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version,
   })
 } catch (err) {
   const message = err instanceof Error ? err.message : String(err)
   if (err?.exitCode === 0) {
-    process.stdout.write(`${message}\n`) // --help
+    process.stdout.write(`${message}\n`) // --help, --version
     process.exit(0)
   }
   process.stderr.write(`apisix-ext-plugin-runner: ${message}\n`)

@@ -1,7 +1,7 @@
-// `apisix-ext-plugin-runner [--log-level=<level>] <plugins-module>`: what the bin script
-// runs. It imports the plugins module, listens where APISIX_LISTEN_ADDRESS says, logs to
-// stderr (APISIX copies the runner's output into its error log), and on SIGTERM or SIGINT
-// lets in-flight calls finish for a moment, removes its socket and exits 0 (APISIX sends
+// `apisix-ext-plugin-runner [options] <plugins-module>`: what the bin script runs. It
+// imports the plugins module, listens where APISIX_LISTEN_ADDRESS says, logs to stderr
+// (APISIX copies the runner's output into its error log), and on SIGTERM or SIGINT lets
+// in-flight calls finish for a moment, removes its socket and exits 0 (APISIX sends
 // SIGTERM and SIGKILLs after 1 s, protocol.md §8).
 //
 // The module is imported by the bin script (`importModule`): a native import() that takes
@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { isAbsolute, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { parseArgs as parseArgv } from 'node:util'
 import type { Logger } from '../logger.js'
 import { describe } from './confs.js'
 import { createRunner, type Runner } from './runner.js'
@@ -25,6 +26,8 @@ export interface CliHost {
   write?(text: string): void
   /** Default: process.cwd(). */
   readonly cwd?: string
+  /** The package's version, for --version (the bin reads its package.json). */
+  readonly version?: string
 }
 
 /** A failure the user can fix; the bin prints its message and exits with `exitCode`. */
@@ -38,13 +41,22 @@ export class CliError extends Error {
   }
 }
 
-export const USAGE = `usage: apisix-ext-plugin-runner [--log-level=debug|info|warn|error] <plugins-module>
+export const USAGE = `usage: apisix-ext-plugin-runner [options] <plugins-module>
 
-Runs APISIX external plugins written in JavaScript or TypeScript (compiled). The module
-exports its plugins as the default export or as \`plugins\`: an array of them, or an object
-of them. The runner listens on APISIX_LISTEN_ADDRESS (unix:/path) and keeps confs
-1.2 × APISIX_CONF_EXPIRE_TIME seconds, as APISIX sets them. Logs go to stderr; the level
-can also be set with APISIX_EXT_PLUGIN_RUNNER_LOG_LEVEL.`
+Runs APISIX external plugins written in JavaScript or TypeScript. The module exports its
+plugins as the default export or as \`plugins\`: an array of them, or an object of them.
+A .ts module needs a TypeScript loader: tsx, installed where the module or this package
+can find it. The runner listens on APISIX_LISTEN_ADDRESS (unix:/path) and keeps confs
+1.2 × APISIX_CONF_EXPIRE_TIME seconds, as APISIX sets them.
+
+options:
+  --log-level=<level>  debug, info (default), warn or error; logs go to stderr. Also
+                       APISIX_EXT_PLUGIN_RUNNER_LOG_LEVEL.
+  --strict             a conf naming an unknown plugin, or one its plugin cannot parse,
+                       fails the PrepareConf (the gateway answers 503) instead of being
+                       skipped with a log line
+  -v, --version        prints the version
+  -h, --help           prints this text`
 
 export const LOG_LEVEL_ENV = 'APISIX_EXT_PLUGIN_RUNNER_LOG_LEVEL'
 
@@ -62,19 +74,37 @@ export function stderrLogger(level: Level, write: (text: string) => void): Logge
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
 }
 
-function parseArgs(argv: readonly string[]): { level: string | undefined; module: string } {
-  let level: string | undefined
-  const rest: string[] = []
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!
-    if (arg === '-h' || arg === '--help') throw new CliError(USAGE, 0)
-    if (arg.startsWith('--log-level=')) level = arg.slice('--log-level='.length)
-    else if (arg === '--log-level') level = argv[++i]
-    else if (arg.startsWith('-') && arg !== '-') throw new CliError(`unknown option ${arg}\n${USAGE}`, 2)
-    else rest.push(arg)
+export interface CliArgs {
+  readonly level: string | undefined
+  readonly strict: boolean
+  readonly module: string
+}
+
+/** The command line; --help and --version are thrown as CliErrors with exit code 0. */
+export function parseCliArgs(argv: readonly string[], version = 'unknown'): CliArgs {
+  let parsed
+  try {
+    parsed = parseArgv({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        'log-level': { type: 'string' },
+        strict: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    })
+  } catch (err) {
+    // parseArgs's own text suggests `--`, which is not how this command is used.
+    const unknown = (err as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'([^']+)'/.exec(describe(err)) : null
+    throw new CliError(`${unknown ? `unknown option ${unknown[1]}` : describe(err)}\n${USAGE}`, 2)
   }
-  if (rest.length !== 1) throw new CliError(`expected one plugins module, got ${rest.length}\n${USAGE}`, 2)
-  return { level, module: rest[0]! }
+  const { values, positionals } = parsed
+  if (values.help === true) throw new CliError(USAGE, 0)
+  if (values.version === true) throw new CliError(version, 0)
+  if (positionals.length !== 1) throw new CliError(`expected one plugins module, got ${positionals.length}\n${USAGE}`, 2)
+  return { level: values['log-level'], strict: values.strict === true, module: positionals[0]! }
 }
 
 function checkLevel(level: string): Level {
@@ -98,6 +128,69 @@ export function resolvePluginsModule(spec: string, cwd: string, fallback?: (spec
       }
     }
     throw new CliError(`cannot find the plugins module ${spec} from ${cwd}: ${describe(err)}`)
+  }
+}
+
+const TYPESCRIPT = /\.[cm]?ts$/
+// What `node --import tsx` loads: importing it registers tsx's hooks for later imports.
+// (Its register() API resolves, through require, to a CommonJS build that cannot do that.)
+const TS_LOADER = 'tsx'
+
+function loadFailure(spec: string, err: unknown): CliError {
+  const stack = err instanceof Error && err.stack ? `\n${err.stack}` : ''
+  return new CliError(`cannot load the plugins module ${spec}: ${describe(err)}${stack}`)
+}
+
+/**
+ * Where tsx's loader is, looked for from the module's directory, the working
+ * directory, then this package; undefined when none has it.
+ */
+export function resolveTypeScriptLoader(moduleUrl: string, cwd: string, fallback?: (spec: string) => string): string | undefined {
+  const from = moduleUrl.startsWith('file:') ? [new URL('.', moduleUrl).pathname, cwd] : [cwd]
+  for (const dir of from) {
+    try {
+      return pathToFileURL(createRequire(join(dir, 'index.js')).resolve(TS_LOADER)).href
+    } catch {
+      // Not from here; try the next place.
+    }
+  }
+  try {
+    return fallback?.(TS_LOADER)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Imports the plugins module. A .ts module that Node cannot load by itself is loaded
+ * through tsx, registered in this process (no second process for APISIX to lose track
+ * of), when tsx can be found; otherwise the error says what to install.
+ */
+async function importPlugins(url: string, spec: string, cwd: string, host: CliHost): Promise<unknown> {
+  try {
+    return await host.importModule(url)
+  } catch (err) {
+    const unknownExtension = (err as { code?: unknown } | null)?.code === 'ERR_UNKNOWN_FILE_EXTENSION'
+    if (!unknownExtension || !TYPESCRIPT.test(new URL(url).pathname)) throw loadFailure(spec, err)
+  }
+  const loader = resolveTypeScriptLoader(url, cwd, host.resolveFallback)
+  if (loader === undefined) {
+    throw new CliError(
+      `cannot load the plugins module ${spec}: a TypeScript module needs a loader, and tsx was not found ` +
+        `from ${cwd} or this package. Install it (npm install tsx) where the module is, ` +
+        'or compile the module to JavaScript and pass the .js file',
+    )
+  }
+  try {
+    await host.importModule(loader)
+  } catch (err) {
+    throw new CliError(`cannot load the plugins module ${spec}: registering tsx failed: ${describe(err)}`)
+  }
+  try {
+    // A new URL: Node keeps the failed import of the first one and would repeat its error.
+    return await host.importModule(`${url}${url.includes('?') ? '&' : '?'}loader=tsx`)
+  } catch (err) {
+    throw loadFailure(spec, err)
   }
 }
 
@@ -140,17 +233,12 @@ export function pluginsFromModule(namespace: unknown, spec: string): RunnerPlugi
  */
 export async function runCli(argv: readonly string[], host: CliHost): Promise<Runner> {
   const write = host.write ?? ((text: string) => void process.stderr.write(text))
-  const args = parseArgs(argv)
+  const args = parseCliArgs(argv, host.version)
   const logger = stderrLogger(checkLevel(args.level ?? process.env[LOG_LEVEL_ENV] ?? 'info'), write)
-  const url = resolvePluginsModule(args.module, host.cwd ?? process.cwd(), host.resolveFallback)
-  let namespace: unknown
-  try {
-    namespace = await host.importModule(url)
-  } catch (err) {
-    const stack = err instanceof Error && err.stack ? `\n${err.stack}` : ''
-    throw new CliError(`cannot load the plugins module ${args.module}: ${describe(err)}${stack}`)
-  }
-  const runner = createRunner({ plugins: pluginsFromModule(namespace, args.module), logger })
+  const cwd = host.cwd ?? process.cwd()
+  const url = resolvePluginsModule(args.module, cwd, host.resolveFallback)
+  const namespace = await importPlugins(url, args.module, cwd, host)
+  const runner = createRunner({ plugins: pluginsFromModule(namespace, args.module), logger, strict: args.strict })
 
   let stopping = false
   const stop = (signal: NodeJS.Signals): void => {

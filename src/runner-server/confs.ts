@@ -3,7 +3,8 @@
 //
 // As the Go runner: confs live 1.2 × APISIX_CONF_EXPIRE_TIME, so they outlive the
 // gateway's copy of the token (3600 s); a lookup refreshes them; unknown plugin names and
-// confs that fail to parse are logged and left out, and the PrepareConf still succeeds.
+// confs that fail to parse are logged and left out, and the PrepareConf still succeeds
+// (unless `strict`: then the PrepareConf fails, and the gateway answers 503).
 // Both caches are bounded (an evicted token is answered CONF_TOKEN_NOT_FOUND, and the
 // gateway simply prepares again).
 import { LRUCache } from 'lru-cache'
@@ -24,6 +25,8 @@ export interface ConfStoreOptions {
   readonly ttl: number
   /** Most confs kept at once. */
   readonly max: number
+  /** Unknown plugins and confs that do not parse fail the PrepareConf instead of being skipped. */
+  readonly strict?: boolean
 }
 
 const MAX_TOKEN = 0xff_ff_ff_ff
@@ -37,8 +40,10 @@ export class ConfStore {
   readonly #tokens: LRUCache<number, PreparedConf>
   readonly #keys: LRUCache<string, number>
   #lastToken = 0
+  readonly #strict: boolean
 
   constructor(options: ConfStoreOptions) {
+    this.#strict = options.strict === true
     this.#tokens = new LRUCache({ max: options.max, ttl: options.ttl, updateAgeOnGet: true })
     this.#keys = new LRUCache({ max: options.max, ttl: options.ttl, updateAgeOnGet: true })
   }
@@ -66,6 +71,7 @@ export class ConfStore {
       const name = binaryToUtf8(entry.name)
       const plugin = plugins.get(name)
       if (plugin === undefined) {
+        if (this.#strict) throw new Error(`strict: can't find plugin ${name}; failing the PrepareConf`)
         logger.warn(`can't find plugin ${name}, skip`)
         continue
       }
@@ -75,6 +81,7 @@ export class ConfStore {
         prepared.push({ plugin, conf })
       } catch (err) {
         // The value itself is not logged: confs carry secrets.
+        if (this.#strict) throw new Error(`strict: failed to parse the configuration of plugin ${name}: ${secretFree(err)}`)
         logger.error(`failed to parse the configuration of plugin ${name}, skip it: ${describe(err)}`)
       }
     }
@@ -105,6 +112,11 @@ export class ConfStore {
     this.#tokens.clear()
     this.#keys.clear()
   }
+}
+
+/** JSON.parse's messages quote the text they failed on: a conf, which may hold secrets. */
+function secretFree(err: unknown): string {
+  return err instanceof SyntaxError ? 'not valid JSON' : describe(err)
 }
 
 export function describe(err: unknown): string {

@@ -23,6 +23,12 @@ export interface RunnerOptions {
   readonly maxConfs?: number | undefined
   /** Mode of the socket file. Default 0o766, as the Go runner: nginx workers must connect. */
   readonly socketMode?: number | undefined
+  /**
+   * A conf naming an unknown plugin, or one whose parseConf throws, fails the PrepareConf
+   * (RPC error: the gateway answers 503) instead of being skipped with a log line, so a
+   * broken auth conf cannot let requests through unchecked. Default false, as the Go runner.
+   */
+  readonly strict?: boolean | undefined
 }
 
 export interface RunnerStats {
@@ -107,7 +113,7 @@ class RunnerServer implements Runner, ConnectionHost {
         ? socketPathOf(process.env[LISTEN_ADDRESS_ENV], LISTEN_ADDRESS_ENV)
         : socketPathOf(address, 'the listen address')
     const expire = this.#options.confExpireTime ?? confExpireTimeOf(process.env[CONF_EXPIRE_TIME_ENV])
-    this.#confs = new ConfStore({ ttl: expire * CONF_TTL_FACTOR * 1000, max: this.#options.maxConfs ?? 16_384 })
+    this.#confs = new ConfStore({ ttl: expire * CONF_TTL_FACTOR * 1000, max: this.#options.maxConfs ?? 16_384, strict: this.#options.strict === true })
 
     removeStaleSocket(path)
     // A gateway that ends its side is gone (APISIX never half-closes): the socket closes,

@@ -2,14 +2,14 @@
 // logging to stderr, stopped with SIGTERM (or SIGINT), which must exit 0 and remove the
 // socket. Run on the TypeScript sources (APISIX_EXT_PLUGIN_RUNNER_SOURCE=1, tsx).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import * as P from '../../src/protocol/index.js'
-import { RawClient, reqCallRequest, stopOf, tempDir, text } from './fixtures/gateway.js'
+import { RawClient, errCode, reqCallRequest, stopOf, tempDir, text } from './fixtures/gateway.js'
 
 const bin = fileURLToPath(new URL('../../bin/apisix-ext-plugin-runner.mjs', import.meta.url))
 const fixture = (name: string) => fileURLToPath(new URL(`fixtures/${name}`, import.meta.url))
@@ -159,6 +159,21 @@ t.test('compiled to JavaScript, on plain Node (no tsx), laid out as the package 
   t.same(await exit, { code: 0, signal: null })
   t.notOk(existsSync(path), 'socket removed')
   t.match(output, /listening on unix:.* plugins: auth, rewrite-path, redact, echo/)
+
+  // A .ts module on the same plain Node: the CLI finds tsx and registers it in-process.
+  const tsPath = join(pkg, 'ts.sock')
+  const tsChild = spawn(process.execPath, [join(pkg, 'bin/apisix-ext-plugin-runner.mjs'), fixture('plugins.ts')], {
+    env: { ...process.env, APISIX_EXT_PLUGIN_RUNNER_SOURCE: undefined, APISIX_LISTEN_ADDRESS: `unix:${tsPath}` },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let tsOutput = ''
+  tsChild.stderr!.on('data', (d: Buffer) => (tsOutput += d.toString()))
+  const tsExit = new Promise((resolve) => tsChild.on('exit', (code, signal) => resolve({ code, signal })))
+  t.teardown(() => void tsChild.kill('SIGKILL'))
+  const tc = await connected({ child: tsChild, path: tsPath, output: () => tsOutput } as unknown as Spawned)
+  t.equal(text(stopOf(await tc.reqCall(await tc.prepare([['ts-hello', '']]))).body), 'hello from ts', 'the .ts plugins answer')
+  tsChild.kill('SIGTERM')
+  t.same(await tsExit, { code: 0, signal: null })
 })
 
 t.test('--log-level=debug logs every frame', async (t) => {
@@ -168,4 +183,23 @@ t.test('--log-level=debug logs every frame', async (t) => {
   runner.child.kill('SIGTERM')
   await runner.exit
   t.match(runner.output(), /DEBUG receive rpc type: 1 data length: \d+/)
+})
+
+t.test('--version prints the package version', async (t) => {
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  for (const flag of ['--version', '-v']) {
+    const runner = start(t, [flag])
+    t.same(await runner.exit, { code: 0, signal: null })
+    t.equal(runner.stdout(), `${version}\n`, flag)
+  }
+})
+
+t.test('--strict: a conf naming an unknown plugin fails the PrepareConf', async (t) => {
+  const runner = start(t, ['--strict', fixture('plugins.mjs')])
+  const c = await connected(runner)
+  t.equal(errCode(await c.call(P.encodePrepareConfRequest({ conf: [{ name: 'nope', value: '' }] }))), P.ErrCode.SERVICE_UNAVAILABLE)
+  t.ok((await c.prepare([['hello', '']])) > 0, 'a good conf still prepares')
+  runner.child.kill('SIGTERM')
+  t.same(await runner.exit, { code: 0, signal: null })
+  t.match(runner.output(), /ERROR .*strict: can't find plugin nope/)
 })
