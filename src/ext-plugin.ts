@@ -58,6 +58,8 @@ export interface ExtPluginOptions {
   readonly tokenCacheSize?: number
   /** Largest request or response body held in memory for the runner, in bytes. Default 16 MiB − 1. */
   readonly maxBodySize?: number
+  /** Most header lines (or args) one runner answer may carry; more is a runner failure. Default 1000. */
+  readonly maxHeaders?: number
 }
 
 const positiveInteger = { type: 'integer', minimum: 1 }
@@ -96,6 +98,7 @@ const checkOptions = compileCheck(
       idleTimeout: positiveInteger,
       tokenCacheSize: positiveInteger,
       maxBodySize: { type: 'integer', minimum: 0, maximum: 0x7fffffff },
+      maxHeaders: positiveInteger,
     },
     additionalProperties: false,
   },
@@ -152,7 +155,7 @@ export class ExtPlugin {
             tokenCacheSize: options.tokenCacheSize,
             logger: this.logger,
           })
-    for (const plugin of runnerPlugins({ client: this.client, logger: this.logger })) this.#registry.register(plugin)
+    for (const plugin of runnerPlugins({ client: this.client, logger: this.logger, limits: { maxHeaders: options.maxHeaders ?? 1000 } })) this.#registry.register(plugin)
     for (const plugin of options.plugins ?? []) this.#registry.register(plugin)
   }
 

@@ -11,7 +11,7 @@ import { methodCode, utf8ToBinary, type TextEntry } from '../protocol/index.js'
 import type { RunnerClient, RunnerConf } from '../rpc/client.js'
 import type { ExtraInfoSource } from '../rpc/extra-info.js'
 import { extPluginSchema, type ExtPluginConf } from '../config/schemas.js'
-import { applyRespCall, applyRewrite, stopToResponse } from './apply-actions.js'
+import { applyRespCall, applyRewrite, checkRewrite, DEFAULT_LIMITS, stopToResponse, type AnswerLimits } from './apply-actions.js'
 import { argsToEntries } from './args.js'
 import type { Exchange } from './exchange.js'
 import type { PrepareContext } from './pipeline.js'
@@ -32,6 +32,8 @@ export interface PreparedRunnerConf {
 export interface RunnerAccess {
   readonly client: RunnerClient | undefined
   readonly logger: Logger
+  /** Bounds on an answer; over them the answer is a runner failure. Default: maxHeaders 1000. */
+  readonly limits?: AnswerLimits
 }
 
 const SERVICE_UNAVAILABLE: PluginResponse = { status: 503 }
@@ -42,7 +44,7 @@ export function runnerPlugins(access: RunnerAccess): Array<Plugin<ExtPluginConf,
     runner: {
       // `route#<id>#<plugin>#<version>`; the version also carries a hash of the content,
       // so a runner that outlives this process never serves an old conf for a reused key.
-      key: `route#${context.routeId}#${name}#${context.version}-${context.contentHash}`,
+      key: `${context.confType}#${context.routeId}#${name}#${context.version}-${context.contentHash}`,
       conf: conf.conf?.map(({ name, value }): TextEntry => ({ name: utf8ToBinary(name), value: utf8ToBinary(value) })),
     },
     allowDegradation: conf.allow_degradation === true,
@@ -74,7 +76,15 @@ export function runnerPlugins(access: RunnerAccess): Array<Plugin<ExtPluginConf,
     }
     const action = answer.action
     if (action === undefined) return undefined
-    if (action.type === 'stop') return stopToResponse(action)
+    const limits = access.limits ?? DEFAULT_LIMITS
+    // An answer that cannot be applied (a 1xx or 1000 status, too many headers) is a
+    // runner failure like any other, checked before any of it touches the exchange.
+    try {
+      if (action.type === 'stop') return stopToResponse(action, limits)
+      checkRewrite(action, limits)
+    } catch (err) {
+      return onFailure(conf, err)
+    }
     applyRewrite(exchange, action)
     return undefined
   }
@@ -93,7 +103,11 @@ export function runnerPlugins(access: RunnerAccess): Array<Plugin<ExtPluginConf,
     } catch (err) {
       return onFailure(conf, err)
     }
-    applyRespCall(response, answer)
+    try {
+      applyRespCall(response, answer, access.limits ?? DEFAULT_LIMITS)
+    } catch (err) {
+      return onFailure(conf, err)
+    }
     return undefined
   }
 

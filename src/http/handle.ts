@@ -16,7 +16,8 @@ import { withErrorPage } from '../engine/error-page.js'
 import type { ExtPlugin } from '../ext-plugin.js'
 import { toIncomingHeaders } from './node-headers.js'
 import { readRequestBody, replaceRequestBody, type ParsedBodyHolder } from './request-body.js'
-import { applyResponsePatches, hookResponseHeaders, writeResponse } from './respond.js'
+import { frameResponse, type FrameOptions } from './frame.js'
+import { applyResponsePatches, hookResponseHeaders } from './respond.js'
 import { ResponseCapture, type CapturedResponse } from './response-capture.js'
 
 interface RequestState {
@@ -56,7 +57,12 @@ export async function runMount(
     state.capture ??= new ResponseCapture(
       res,
       ext.maxBodySize,
-      (captured) => void finishResponse(ext, state, req, res, captured),
+      // Nothing here may reject unobserved: an unhandled rejection would end the process.
+      (captured) =>
+        finishResponse(ext, state, req, res, captured).catch((err: unknown) => {
+          ext.logger.error(`response phase failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+          res.destroy()
+        }),
       () => {
         ext.logger.warn(`response body larger than maxBodySize (${ext.maxBodySize} bytes): response phase skipped`)
         hookResponseHeaders(res, exchange, ext.logger)
@@ -143,23 +149,18 @@ async function applyToRequest(ext: ExtPlugin, state: RequestState, req: Incoming
 async function respondEarly(ext: ExtPlugin, state: RequestState, req: IncomingMessage, res: ServerResponse, stop: FinalResponse): Promise<void> {
   state.stopped = true
   const final = await responsePhases(ext, state, stop)
-  if (final.status === 413) {
-    // The rest of an oversized body is not worth reading: close after answering, as nginx does.
-    final.headers.set('connection', 'close')
-    req.resume()
-  }
-  send(ext, state, req, res, final)
+  // The rest of an oversized body is not worth reading: close after answering, as nginx does.
+  const close = final.status === 413
+  if (close) req.resume()
+  send(ext, state, res, final, { isHead: req.method === 'HEAD', close })
 }
 
 async function finishResponse(ext: ExtPlugin, state: RequestState, req: IncomingMessage, res: ServerResponse, captured: CapturedResponse): Promise<void> {
-  const final = await responsePhases(ext, state, { ...captured })
   // A HEAD response has no body to measure: keep the length the application declared,
   // unless the response phase gave it a body of its own.
-  const declared = captured.headers.get('content-length')
-  if (req.method === 'HEAD' && final.body === undefined && declared !== undefined && !final.headers.has('content-length')) {
-    final.headers.set('content-length', declared)
-  }
-  send(ext, state, req, res, final)
+  const declaredLength = captured.headers.get('content-length')
+  const final = await responsePhases(ext, state, { ...captured })
+  send(ext, state, res, final, { isHead: req.method === 'HEAD', declaredLength })
 }
 
 /** Runs every registered response phase over `response`; returns the final response. */
@@ -176,11 +177,10 @@ async function responsePhases(ext: ExtPlugin, state: RequestState, response: Fin
   return exchange.response
 }
 
-function send(ext: ExtPlugin, state: RequestState, req: IncomingMessage, res: ServerResponse, response: FinalResponse): void {
+function send(ext: ExtPlugin, state: RequestState, res: ServerResponse, response: FinalResponse, options: FrameOptions): void {
   applyResponsePatches(response.headers, state.exchange)
-  const isHead = req.method === 'HEAD'
-  if (state.capture?.active) state.capture.send(response.status, response.headers, response.body, isHead)
-  else writeResponse(res, response.status, response.headers, response.body, isHead, ext.logger)
+  if (state.capture?.active) state.capture.send(response.status, response.headers, response.body, options, ext.logger)
+  else frameResponse(res, response.status, response.headers, response.body, options, ext.logger)
 }
 
 function pathOf(url: string): string {

@@ -8,23 +8,6 @@ import type { Logger } from '../logger.js'
 import { responseHeaderList } from './node-headers.js'
 import { setHeaders } from './response-capture.js'
 
-/** Sends a whole response the middleware produced itself; the application is not called. */
-export function writeResponse(
-  res: ServerResponse,
-  status: number,
-  headers: HeaderList,
-  body: Buffer | undefined,
-  isHead: boolean,
-  logger: Logger,
-): void {
-  if (res.headersSent || res.destroyed) return
-  setHeaders(res, headers, (name, err) => logger.error(`dropped invalid response header ${JSON.stringify(name)}: ${err.message}`))
-  const bodiless = status === 204 || status === 304
-  if (!bodiless) res.setHeader('content-length', body?.length ?? 0)
-  res.statusCode = status
-  res.end(bodiless || isHead ? undefined : body)
-}
-
 const HOOKED = Symbol('apisix-ext-plugin response headers')
 const PATCHED = Symbol('response headers patched')
 

@@ -7,6 +7,8 @@
 // rest stream through unchanged, and the response phase is skipped (with a warning).
 import type { ServerResponse } from 'node:http'
 import type { HeaderList } from '../engine/headers.js'
+import type { Logger } from '../logger.js'
+import { frameResponse, type FrameOptions } from './frame.js'
 import { responseHeaderList } from './node-headers.js'
 
 type WriteCallback = (err?: Error | null) => void
@@ -53,23 +55,13 @@ export class ResponseCapture {
     return this.#active
   }
 
-  /** Stops capturing and sends `status`, `headers` and `body` as the whole response. */
-  send(status: number, headers: HeaderList, body: Buffer | undefined, isHead: boolean): void {
+  /**
+   * Stops capturing and sends `status`, `headers` and `body` as the whole response,
+   * framed by frameResponse; the application's end() callback runs once it is written.
+   */
+  send(status: number, headers: HeaderList, body: Buffer | undefined, options: FrameOptions, logger: Logger): void {
     this.#restore()
-    const res = this.#res
-    if (res.destroyed) return this.#finished()
-    for (const name of res.getHeaderNames()) res.removeHeader(name)
-    const bodiless = status === 204 || status === 304 || (status >= 100 && status < 200)
-    setHeaders(res, headers)
-    if (bodiless) {
-      res.removeHeader('content-length')
-      res.removeHeader('transfer-encoding')
-    } else if (body !== undefined || !isHead) {
-      res.setHeader('content-length', body?.length ?? 0)
-      res.removeHeader('transfer-encoding')
-    }
-    res.statusCode = status
-    res.end(bodiless || isHead ? undefined : body, this.#finished)
+    frameResponse(this.#res, status, headers, body, { ...options, onEnd: this.#finished }, logger)
   }
 
   #writeHead(status: number, rest: unknown[]): ServerResponse {
@@ -108,7 +100,10 @@ export class ResponseCapture {
     this.#push(data, typeof encoding === 'string' ? (encoding as BufferEncoding) : undefined)
     if (!this.#active) return call(this.#original.end, this.#res, cb) as ServerResponse
     this.#endCallback = cb ?? (() => {})
-    const body = this.#size === 0 ? undefined : Buffer.concat(this.#chunks, this.#size)
+    // One chunk is the body as it is; more are joined once (the held body's only copy).
+    const chunks = this.#chunks
+    const body = this.#size === 0 ? undefined : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.#size)
+    chunks.length = 0
     this.#onEnd({ status: this.#res.statusCode, headers: responseHeaderList(this.#res), body })
     return this.#res
   }
@@ -116,7 +111,13 @@ export class ResponseCapture {
   #push(chunk: unknown, encoding: BufferEncoding | undefined): void {
     // Node sends no body for HEAD; neither do we hold one for the response phase to see.
     if (chunk === undefined || chunk === null || this.#res.req?.method === 'HEAD') return
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk, encoding ?? 'utf8') : Buffer.from(chunk as Uint8Array)
+    // Buffers are held as given, not copied (Node's own write() queues them the same way).
+    const buf =
+      typeof chunk === 'string'
+        ? Buffer.from(chunk, encoding ?? 'utf8')
+        : Buffer.isBuffer(chunk)
+          ? chunk
+          : Buffer.from((chunk as Uint8Array).buffer, (chunk as Uint8Array).byteOffset, (chunk as Uint8Array).byteLength)
     if (buf.length === 0) return
     this.#chunks.push(buf)
     this.#size += buf.length

@@ -1,0 +1,75 @@
+// The one place that frames a response the library writes itself (a runner's Stop, a 503, a
+// response the response phase held and changed). Framing is ours alone: Content-Length is
+// always the number of bytes sent, and no framing or connection header from a runner or a
+// held response is copied, so no answer can produce a message a strict parser would read
+// differently (Transfer-Encoding beside Content-Length, a length that is not the body's).
+import type { ServerResponse } from 'node:http'
+import { FRAMING_HEADERS } from '../engine/apply-actions.js'
+import type { HeaderList } from '../engine/headers.js'
+import type { Logger } from '../logger.js'
+
+export interface FrameOptions {
+  readonly isHead: boolean
+  /** HEAD only: the length the application declared for the body it did not send. */
+  readonly declaredLength?: string | undefined
+  /** Close the connection after this response (a 413 whose body is left unread). */
+  readonly close?: boolean
+  /** Called once the response is written (or could not be): the application's end() callback. */
+  readonly onEnd?: () => void
+}
+
+/**
+ * Writes `status`, `headers` and `body` as the whole response. A status outside 200–599
+ * (only an in-process plugin can produce one: runner answers are checked when decoded)
+ * becomes a 500. Never throws: a response that cannot be written destroys the socket.
+ */
+export function frameResponse(
+  res: ServerResponse,
+  status: number,
+  headers: HeaderList,
+  body: Buffer | undefined,
+  options: FrameOptions,
+  logger: Logger,
+): void {
+  if (res.headersSent || res.destroyed) return options.onEnd?.()
+  if (!Number.isInteger(status) || status < 200 || status > 599) {
+    logger.error(`refused to send status ${status}: not a final status (200-599); sending 500`)
+    status = 500
+    body = undefined
+  }
+  try {
+    for (const name of res.getHeaderNames()) res.removeHeader(name)
+    let close = options.close === true
+    // Keyed by lower case, sent with the case of the first line of each name.
+    const grouped = new Map<string, { name: string; values: string[] }>()
+    for (const [name, value] of headers) {
+      const key = name.toLowerCase()
+      if (FRAMING_HEADERS.has(key)) {
+        if (key === 'connection' && /\bclose\b/i.test(value)) close = true
+        continue
+      }
+      const group = grouped.get(key)
+      if (group) group.values.push(value)
+      else grouped.set(key, { name, values: [value] })
+    }
+    for (const { name, values } of grouped.values()) {
+      try {
+        res.setHeader(name, values.length === 1 ? values[0]! : values)
+      } catch (err) {
+        logger.error(`dropped invalid response header ${JSON.stringify(name)}: ${(err as Error).message}`)
+      }
+    }
+    if (close) res.setHeader('connection', 'close')
+    const bodiless = status === 204 || status === 304
+    if (!bodiless) {
+      const length = options.isHead && body === undefined && options.declaredLength !== undefined ? options.declaredLength : String(body?.length ?? 0)
+      res.setHeader('content-length', length)
+    }
+    res.statusCode = status
+    res.end(bodiless || options.isHead ? undefined : body, options.onEnd)
+  } catch (err) {
+    logger.error(`response could not be written: ${(err as Error).message}`)
+    res.destroy()
+    options.onEnd?.()
+  }
+}
