@@ -19,12 +19,12 @@ process.on('unhandledRejection', (err) => unhandled.push(err))
 const logs: string[] = []
 const logger = { debug: () => {}, info: () => {}, warn: (m: string) => logs.push(m), error: (m: string) => logs.push(m) }
 
-type Answer = { stop?: P.StopAction; rewrite?: Omit<P.RewriteAction, 'type'>; resp?: { status: number; headers: P.TextEntry[] } }
+type Answer = { stop?: P.StopAction; rewrite?: { headers: P.TextEntry[] }; resp?: { status: number; headers: P.TextEntry[] } }
 let answer: Answer = {}
 const mock = await MockRunner.start({
   httpReqCall: (call) => {
     const { id } = P.decodeHTTPReqCallRequest(call.payload)
-    const action = answer.stop ?? (answer.rewrite ? { type: 'rewrite' as const, args: [], respHeaders: [], headers: [], ...answer.rewrite } : undefined)
+    const action = answer.stop ?? (answer.rewrite ? { type: 'rewrite' as const, args: [], respHeaders: [], headers: answer.rewrite.headers } : undefined)
     call.raw(P.encodeHTTPReqCallResponse({ id, action }))
   },
   httpRespCall: (call) => {
