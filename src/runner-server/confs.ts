@@ -25,6 +25,8 @@ export interface ConfStoreOptions {
   readonly ttl: number
   /** Most confs kept at once. */
   readonly max: number
+  /** Most conf bytes kept at once (names and values as on the wire, plus a per-entry overhead). */
+  readonly maxBytes?: number
   /** Unknown plugins and confs that do not parse fail the PrepareConf instead of being skipped. */
   readonly strict?: boolean
 }
@@ -40,11 +42,19 @@ export class ConfStore {
   readonly #tokens: LRUCache<number, PreparedConf>
   readonly #keys: LRUCache<string, number>
   #lastToken = 0
+  readonly #maxBytes: number | undefined
   readonly #strict: boolean
 
   constructor(options: ConfStoreOptions) {
     this.#strict = options.strict === true
-    this.#tokens = new LRUCache({ max: options.max, ttl: options.ttl, updateAgeOnGet: true })
+    // Sized in bytes too: 24 000 confs of 16 KiB held 483 MB when only entries counted.
+    this.#tokens = new LRUCache({
+      max: options.max,
+      ttl: options.ttl,
+      updateAgeOnGet: true,
+      ...(options.maxBytes === undefined ? {} : { maxSize: options.maxBytes }),
+    })
+    this.#maxBytes = options.maxBytes
     this.#keys = new LRUCache({ max: options.max, ttl: options.ttl, updateAgeOnGet: true })
   }
 
@@ -90,7 +100,12 @@ export class ConfStore {
     const raced = this.#byKey(key)
     if (raced !== undefined) return raced
     const token = this.#nextToken()
-    this.#tokens.set(token, prepared)
+    const size = confBytes(request)
+    if (this.#maxBytes !== undefined && size > this.#maxBytes) {
+      // Not kept: the gateway's call gets CONF_TOKEN_NOT_FOUND and it fails after its retries.
+      logger.warn(`a conf of ${size} bytes is larger than maxConfBytes ${this.#maxBytes}: not kept`)
+    }
+    this.#tokens.set(token, prepared, { size })
     if (typeof key === 'string' && key !== '') this.#keys.set(key, token)
     return token
   }
@@ -117,6 +132,15 @@ export class ConfStore {
 /** JSON.parse's messages quote the text they failed on: a conf, which may hold secrets. */
 function secretFree(err: unknown): string {
   return err instanceof SyntaxError ? 'not valid JSON' : describe(err)
+}
+
+/** What a conf counts against maxConfBytes: its text on the wire and a fixed overhead. */
+const CONF_OVERHEAD = 256
+
+function confBytes(request: PrepareConfRequest<DecodedTextEntry>): number {
+  let bytes = CONF_OVERHEAD
+  for (const entry of request.conf ?? []) bytes += entry.name.length + (entry.value?.length ?? 0)
+  return bytes
 }
 
 export function describe(err: unknown): string {

@@ -8,12 +8,20 @@
 // A gateway that goes away mid-call never blocks the connection: the call is abandoned at
 // once (its AbortSignal fires; questions it asks fail) and the connection is released,
 // whatever the plugin is still doing.
+//
+// A gateway (or anything else that can connect) cannot hold the runner's memory or a
+// connection for free: a connection that sends nothing for `idleTimeout` while the runner
+// waits for it is closed; a frame header announcing more than `maxFrameSize` bytes closes
+// the connection before a byte of that payload is buffered; a frame that has not fully
+// arrived `frameTimeout` after its first byte is dropped with its connection.
 import type { Socket } from 'node:net'
 import type { Logger } from '../logger.js'
 import {
   BadMessage,
   ErrCode,
+  FRAME_HEADER_LENGTH,
   FrameReader,
+  MAX_PAYLOAD_LENGTH,
   MessageType,
   decodeHTTPReqCallRequest,
   decodeHTTPRespCallRequest,
@@ -39,6 +47,65 @@ export interface ConnectionHost {
   readonly closing: boolean
   /** Counts a served frame. */
   served(): void
+  readonly limits: ConnectionLimits
+}
+
+/** What one connection may cost (RunnerOptions documents each). */
+export interface ConnectionLimits {
+  /** ms without a byte while the runner waits for one. */
+  readonly idleTimeout: number
+  /** Largest payload a frame header may announce, in bytes. */
+  readonly maxFrameSize: number
+  /** ms from a frame's first byte to its last. */
+  readonly frameTimeout: number
+}
+
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  // Longer than the gateway keeps an idle connection (180 s, protocol.md §6), so the
+  // runner never closes one the gateway may be about to reuse.
+  idleTimeout: 240_000,
+  maxFrameSize: MAX_PAYLOAD_LENGTH,
+  frameTimeout: 10_000,
+}
+
+/**
+ * Follows frame boundaries in the byte stream as it arrives, ahead of FrameReader, which
+ * only reports whole frames: it sees a header the moment its 4 bytes are in (to refuse an
+ * oversized frame before buffering it) and knows whether a frame is half-received.
+ */
+class FrameGuard {
+  readonly #header = Buffer.alloc(FRAME_HEADER_LENGTH)
+  #headerBytes = 0
+  /** Payload bytes of the current frame still to come. */
+  #remaining = 0
+
+  /** True while a frame has started and not fully arrived. */
+  get partial(): boolean {
+    return this.#headerBytes > 0 || this.#remaining > 0
+  }
+
+  /** Scans a chunk; returns the first announced length over `max`, else undefined. */
+  scan(chunk: Buffer, max: number): number | undefined {
+    let at = 0
+    while (at < chunk.length) {
+      if (this.#remaining > 0) {
+        const skip = Math.min(this.#remaining, chunk.length - at)
+        this.#remaining -= skip
+        at += skip
+        continue
+      }
+      const take = Math.min(FRAME_HEADER_LENGTH - this.#headerBytes, chunk.length - at)
+      chunk.copy(this.#header, this.#headerBytes, at, at + take)
+      this.#headerBytes += take
+      at += take
+      if (this.#headerBytes < FRAME_HEADER_LENGTH) return undefined
+      this.#headerBytes = 0
+      const length = this.#header.readUInt32BE(0) & MAX_PAYLOAD_LENGTH
+      if (length > max) return length
+      this.#remaining = length
+    }
+    return undefined
+  }
 }
 
 interface Frame {
@@ -74,6 +141,12 @@ export class RunnerConnection implements ExtraInfoChannel {
   #busy = false
   #paused = false
   #call: GatewayCall | undefined
+  readonly #limits: ConnectionLimits
+  readonly #guard = new FrameGuard()
+  /** Runs while the runner waits for bytes that do not come (idleTimeout). */
+  #idleTimer: NodeJS.Timeout | undefined
+  /** Runs while a frame is half-received and the socket is not paused by us (frameTimeout). */
+  #frameTimer: NodeJS.Timeout | undefined
   /** Settles the wait for the current call with CLOSED when the socket closes. */
   #abandon: (() => void) | undefined
   readonly #done: Promise<void>
@@ -83,9 +156,10 @@ export class RunnerConnection implements ExtraInfoChannel {
     this.#socket = socket
     this.#host = host
     this.#logger = host.logger
+    this.#limits = host.limits
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve))
     this.#reader = new FrameReader((type, payload) => this.#onFrame({ type, payload }))
-    socket.on('data', (chunk: Buffer) => this.#reader.push(chunk))
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('end', () => this.#onEnd())
     socket.on('error', (err) => this.#logger.debug(`connection error: ${err.message}`))
     socket.on('close', () => this.#onClose())
@@ -123,6 +197,52 @@ export class RunnerConnection implements ExtraInfoChannel {
 
   // ---- frames in ----------------------------------------------------------------------
 
+  #onData(chunk: Buffer): void {
+    if (this.#closed) return
+    this.#stopIdleTimer()
+    const oversized = this.#guard.scan(chunk, this.#limits.maxFrameSize)
+    if (oversized !== undefined) {
+      this.#logger.warn(`a frame header announces ${oversized} bytes, over maxFrameSize ${this.#limits.maxFrameSize}: closing the connection`)
+      this.#drop()
+      return
+    }
+    this.#reader.push(chunk)
+    this.#watchFrame()
+  }
+
+  /** Starts the frame timer when a frame begins, stops it when none is half-received. */
+  #watchFrame(): void {
+    if (!this.#guard.partial || this.#paused) {
+      clearTimeout(this.#frameTimer)
+      this.#frameTimer = undefined
+      return
+    }
+    this.#frameTimer ??= setTimeout(() => {
+      this.#logger.warn(`a frame did not arrive within frameTimeout ${this.#limits.frameTimeout} ms (${this.#reader.incomplete() ?? 'partial'}): closing the connection`)
+      this.#drop()
+    }, this.#limits.frameTimeout)
+  }
+
+  #startIdleTimer(): void {
+    // Bytes already in (a half-received frame) are the frame timer's concern.
+    if (this.#closed || this.#guard.partial) return
+    this.#idleTimer ??= setTimeout(() => {
+      this.#logger.info(`connection idle for ${this.#limits.idleTimeout} ms: closing it`)
+      this.#drop()
+    }, this.#limits.idleTimeout)
+  }
+
+  #stopIdleTimer(): void {
+    clearTimeout(this.#idleTimer)
+    this.#idleTimer = undefined
+  }
+
+  /** Closes now and frees what the reader holds; an in-flight call is abandoned. */
+  #drop(): void {
+    this.#reader.reset()
+    this.#socket.destroy()
+  }
+
   #onFrame(frame: Frame): void {
     const waiter = this.#waiter
     if (waiter !== undefined) {
@@ -134,6 +254,7 @@ export class RunnerConnection implements ExtraInfoChannel {
     if (this.#queue.length >= QUEUE_HIGH && !this.#paused) {
       this.#paused = true
       this.#socket.pause()
+      this.#watchFrame()
     }
   }
 
@@ -143,10 +264,12 @@ export class RunnerConnection implements ExtraInfoChannel {
       if (this.#paused && this.#queue.length < QUEUE_HIGH / 2) {
         this.#paused = false
         this.#socket.resume()
+        this.#watchFrame()
       }
       return Promise.resolve(frame)
     }
     if (this.#eof) return Promise.resolve(null)
+    this.#startIdleTimer()
     return new Promise((resolve) => (this.#waiter = resolve))
   }
 
@@ -162,6 +285,8 @@ export class RunnerConnection implements ExtraInfoChannel {
 
   #onClose(): void {
     this.#closed = true
+    this.#stopIdleTimer()
+    clearTimeout(this.#frameTimer)
     this.#onEnd()
     this.#reader.reset()
     this.#queue.length = 0

@@ -5,7 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { ErrorCode, ExtPluginError, RunnerStartError } from '../errors.js'
 import { toLogger, type Logger } from '../logger.js'
 import { ConfStore, describe } from './confs.js'
-import { RunnerConnection, type ConnectionHost } from './connection.js'
+import { DEFAULT_CONNECTION_LIMITS, RunnerConnection, type ConnectionHost, type ConnectionLimits } from './connection.js'
 import { CONF_EXPIRE_TIME_ENV, LISTEN_ADDRESS_ENV, checkConfExpireTime, confExpireTimeOf, socketPathOf } from './env.js'
 import type { RunnerPlugin, RunnerPlugins } from './types.js'
 
@@ -21,6 +21,17 @@ export interface RunnerOptions {
   readonly confExpireTime?: number | undefined
   /** Most confs kept at once (least recently used ones go first). Default 16384. */
   readonly maxConfs?: number | undefined
+  /**
+   * Most bytes of conf values kept at once (with the names, as they came on the wire;
+   * least recently used go first). Default 64 MiB. A conf over the whole budget is not kept.
+   */
+  readonly maxConfBytes?: number | undefined
+  /** ms a connection may send nothing while the runner waits for it; then it is closed. Default 240000. */
+  readonly idleTimeout?: number | undefined
+  /** Largest payload a frame header may announce; a larger one closes the connection at once. Default 16 MiB − 1. */
+  readonly maxFrameSize?: number | undefined
+  /** ms from a frame's first byte to its last; a frame that stalls is dropped with its connection. Default 10000. */
+  readonly frameTimeout?: number | undefined
   /** Mode of the socket file. Default 0o766, as the Go runner: nginx workers must connect. */
   readonly socketMode?: number | undefined
   /**
@@ -67,6 +78,7 @@ const CONF_TTL_FACTOR = 1.2
 class RunnerServer implements Runner, ConnectionHost {
   readonly plugins: ReadonlyMap<string, RunnerPlugin<unknown>>
   readonly logger: Logger
+  readonly limits: ConnectionLimits
   readonly #options: RunnerOptions
   #confs: ConfStore | undefined
   #server: Server | undefined
@@ -81,6 +93,16 @@ class RunnerServer implements Runner, ConnectionHost {
     this.plugins = pluginMap(options.plugins)
     this.logger = toLogger(options.logger)
     if (options.confExpireTime !== undefined) checkConfExpireTime(options.confExpireTime)
+    for (const name of ['maxConfBytes', 'idleTimeout', 'maxFrameSize', 'frameTimeout'] as const) {
+      const value = options[name]
+      if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) throw invalid(`${name} must be a positive integer, got ${String(value)}`)
+    }
+    const d = DEFAULT_CONNECTION_LIMITS
+    this.limits = {
+      idleTimeout: options.idleTimeout ?? d.idleTimeout,
+      maxFrameSize: Math.min(options.maxFrameSize ?? d.maxFrameSize, d.maxFrameSize),
+      frameTimeout: options.frameTimeout ?? d.frameTimeout,
+    }
   }
 
   get confs(): ConfStore {
@@ -113,7 +135,7 @@ class RunnerServer implements Runner, ConnectionHost {
         ? socketPathOf(process.env[LISTEN_ADDRESS_ENV], LISTEN_ADDRESS_ENV)
         : socketPathOf(address, 'the listen address')
     const expire = this.#options.confExpireTime ?? confExpireTimeOf(process.env[CONF_EXPIRE_TIME_ENV])
-    this.#confs = new ConfStore({ ttl: expire * CONF_TTL_FACTOR * 1000, max: this.#options.maxConfs ?? 16_384, strict: this.#options.strict === true })
+    this.#confs = new ConfStore({ ttl: expire * CONF_TTL_FACTOR * 1000, max: this.#options.maxConfs ?? 16_384, maxBytes: this.#options.maxConfBytes ?? 64 * 1024 * 1024, strict: this.#options.strict === true })
 
     removeStaleSocket(path)
     // A gateway that ends its side is gone (APISIX never half-closes): the socket closes,
