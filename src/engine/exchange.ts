@@ -5,6 +5,7 @@
 //
 // Text is binary strings throughout (one char per byte), as Node presents header bytes:
 // decoded paths and query arguments may hold any bytes, not only UTF-8.
+import type { Pipeline, PluginInstance } from './pipeline.js'
 import { parseArgs, encodeArgs, type Arg } from './args.js'
 import { HeaderList } from './headers.js'
 import { normalizePath } from './uri.js'
@@ -79,6 +80,16 @@ export interface ExchangeInit {
   readonly signal?: AbortSignal
 }
 
+/** What the engine keeps per request; maps are made on first use (most requests need none). */
+export interface EngineState {
+  /** Per pipeline: the instances whose rewrite or access handler ran. */
+  runs: Map<Pipeline, { readonly ran: Set<PluginInstance> }> | undefined
+  /** Filter verdicts, evaluated once, when the plugin would first run. */
+  filterVerdicts: Map<PluginInstance, boolean> | undefined
+  /** Rewrite.resp_headers go onto the response once, whichever path sends it. */
+  responsePatches: 'pending' | 'applied'
+}
+
 export class Exchange {
   readonly method: string
   readonly scheme: 'http' | 'https'
@@ -96,8 +107,10 @@ export class Exchange {
   readonly responseHeaders: ResponseHeaderPatch[] = []
   /** Set for the response phase. */
   response: ExchangeResponse | undefined
-  /** Per-request state for plugins, shared by all mounts of the request. */
+  /** Per-request state for plugins, shared by all mounts of the request. Theirs alone. */
   readonly ctx = new Map<string | symbol, unknown>()
+  /** The engine's own per-request state (never in `ctx`, which is the plugins'). */
+  readonly engine: EngineState = { runs: undefined, filterVerdicts: undefined, responsePatches: 'pending' }
   /** The route being run: `route_id` and `route_name`. */
   routeId: string | undefined
   routeName: string | undefined

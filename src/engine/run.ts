@@ -8,18 +8,8 @@ import type { PluginInstance, Pipeline } from './pipeline.js'
 import { toFinalResponse, type FinalResponse, type PluginResponse } from './plugin.js'
 import { prepareVariables } from './variables.js'
 
-interface RunState {
-  /** Instances whose rewrite or access handler ran in this request. */
-  readonly ran: Set<PluginInstance>
-}
-
-const RUN_STATE = Symbol('run state')
-/** Filter verdicts for this request: evaluated once, when the plugin would first run. */
-const FILTER_VERDICTS = Symbol('filter verdicts')
-
-function stateOf(exchange: Exchange, pipeline: Pipeline): RunState {
-  let states = exchange.ctx.get(RUN_STATE) as Map<Pipeline, RunState> | undefined
-  if (states === undefined) exchange.ctx.set(RUN_STATE, (states = new Map()))
+function stateOf(exchange: Exchange, pipeline: Pipeline): { readonly ran: Set<PluginInstance> } {
+  const states = (exchange.engine.runs ??= new Map())
   let state = states.get(pipeline)
   if (state === undefined) states.set(pipeline, (state = { ran: new Set() }))
   return state
@@ -85,8 +75,7 @@ async function invoke(
 
 async function admitted(instance: PluginInstance, exchange: Exchange, logger: Logger): Promise<boolean> {
   if (instance.filter === undefined) return true
-  let verdicts = exchange.ctx.get(FILTER_VERDICTS) as Map<PluginInstance, boolean> | undefined
-  if (verdicts === undefined) exchange.ctx.set(FILTER_VERDICTS, (verdicts = new Map()))
+  const verdicts = (exchange.engine.filterVerdicts ??= new Map())
   let verdict = verdicts.get(instance)
   if (verdict !== undefined) return verdict
   try {

@@ -9,15 +9,14 @@ import { responseHeaderList } from './node-headers.js'
 import { setHeaders } from './response-capture.js'
 
 const HOOKED = Symbol('apisix-ext-plugin response headers')
-const PATCHED = Symbol('response headers patched')
 
 /**
  * Applies the exchange's response-header changes to `headers`, once per request: the
  * writeHead hook and an explicit send may both see the same response.
  */
 export function applyResponsePatches(headers: HeaderList, exchange: Exchange): void {
-  if (exchange.responseHeaders.length === 0 || exchange.ctx.has(PATCHED)) return
-  exchange.ctx.set(PATCHED, true)
+  if (exchange.responseHeaders.length === 0 || exchange.engine.responsePatches === 'applied') return
+  exchange.engine.responsePatches = 'applied'
   patchResponseHeaders(headers, exchange)
 }
 
