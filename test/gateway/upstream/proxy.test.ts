@@ -225,3 +225,32 @@ t.test('https upstream with a self-signed certificate; verify on refuses it', as
   t.equal(s.status, 502, 'an unverifiable certificate is a failed try')
   await s.arrayBuffer()
 })
+
+t.test('chash: requests with one key keep reaching one node over real sockets', async (t) => {
+  const hits = new Map<string, number>()
+  const ports = await Promise.all([0, 1, 2].map(() => upstreamServer(t, (q, s) => {
+    const k = `${q.socket.localPort}`
+    hits.set(k, (hits.get(k) ?? 0) + 1)
+    s.end(k)
+  })))
+  const upstream = new Upstream({ type: 'chash', hash_on: 'header', key: 'x-user', nodes: Object.fromEntries(ports.map((p) => [`127.0.0.1:${p}`, 1])) })
+  t.teardown(() => upstream.close())
+  const front = http.createServer(async (req, res) => {
+    const result = await proxyRequest({ req, upstream, path: req.url!, headers: new HeaderList(req.rawHeaders, true), hashKey: String(req.headers['x-user']) })
+    if (result.type === 'aborted') return
+    res.writeHead(result.status, result.headers.raw as string[])
+    if (result.type === 'streamed') result.body.pipe(res)
+    else res.end(result.body)
+  })
+  const port = await upstreamServer(t, () => {}, front)
+  const answers = new Map<string, Set<string>>()
+  for (let i = 0; i < 60; i++) {
+    const user = `u${i % 6}`
+    const r = await fetch(`http://127.0.0.1:${port}/`, { headers: { 'x-user': user } })
+    const set = answers.get(user) ?? new Set()
+    set.add(await r.text())
+    answers.set(user, set)
+  }
+  for (const [user, nodes] of answers) t.equal(nodes.size, 1, `${user} always on one node`)
+  t.ok(new Set([...answers.values()].map((s) => [...s][0])).size > 1, 'keys spread over more than one node')
+})
