@@ -4,6 +4,8 @@ import type { RouteConfig } from '../src/config/schemas.js'
 import { Route } from '../src/engine/route.js'
 import type { ExtPlugin } from '../src/ext-plugin.js'
 import { runMount } from '../src/http/handle.js'
+import { runGateway } from '../src/http/gateway.js'
+import type { Gateway } from '../src/gateway/gateway.js'
 
 /** The parts of Express's request this adapter uses. */
 interface ExpressRequest extends IncomingMessage {
@@ -28,6 +30,21 @@ export function extPlugin(ext: ExtPlugin, route: RouteConfig | Route): ExpressMi
     }, next)
   }
   return Object.assign(middleware as ExpressMiddleware, { route: mounted })
+}
+
+/**
+ * A gateway app-wide: a request that matches a route runs its merged plugins and goes to the
+ * route's upstream; a route without upstream, or no match, goes on to `next()`.
+ */
+export function gateway(gw: Gateway): (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void {
+  return (req: ExpressRequest, res: ServerResponse, next: (err?: unknown) => void): void => {
+    const url = req.url
+    runGateway(gw, req, res, req.originalUrl).then((outcome) => {
+      if (outcome === 'answered') return
+      if (req.url !== url) refreshQuery(req)
+      next()
+    }, next)
+  }
 }
 
 /**

@@ -4,6 +4,8 @@ import type { RouteConfig } from '../src/config/schemas.js'
 import { Route } from '../src/engine/route.js'
 import type { ExtPlugin } from '../src/ext-plugin.js'
 import { runMount } from '../src/http/handle.js'
+import { runGateway } from '../src/http/gateway.js'
+import type { Gateway } from '../src/gateway/gateway.js'
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => unknown
 
@@ -27,4 +29,30 @@ export function withExtPlugin(ext: ExtPlugin, route: RouteConfig | Route, handle
       })
   }
   return Object.assign(listener, { route: mounted })
+}
+
+const ROUTE_NOT_FOUND = '{"error_msg":"404 Route Not Found"}\n'
+
+/**
+ * A gateway as a request listener: matched routes run their plugins and go to their upstream;
+ * a route without upstream, and a request no route matches, go to `fallback`. Without a
+ * fallback both get APISIX's 404 (`{"error_msg":"404 Route Not Found"}`).
+ */
+export function withGateway(gw: Gateway, fallback?: RequestListener): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    runGateway(gw, req, res)
+      .then((outcome) => {
+        if (outcome === 'answered') return
+        if (fallback !== undefined) return fallback(req, res)
+        res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(ROUTE_NOT_FOUND) })
+        res.end(ROUTE_NOT_FOUND)
+      })
+      .catch((err: unknown) => {
+        gw.ext.logger.error(`request failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+        if (!res.headersSent) {
+          res.statusCode = 500
+          res.end()
+        } else res.destroy()
+      })
+  }
 }

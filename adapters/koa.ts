@@ -4,6 +4,8 @@ import type { RouteConfig } from '../src/config/schemas.js'
 import { Route } from '../src/engine/route.js'
 import type { ExtPlugin } from '../src/ext-plugin.js'
 import { runMount } from '../src/http/handle.js'
+import { runGateway } from '../src/http/gateway.js'
+import type { Gateway } from '../src/gateway/gateway.js'
 import type { ParsedBodyHolder } from '../src/http/request-body.js'
 
 /** The parts of Koa's context this adapter uses. */
@@ -32,4 +34,19 @@ export function extPlugin(ext: ExtPlugin, route: RouteConfig | Route): KoaMiddle
     ctx.respond = false
   }
   return Object.assign(middleware as KoaMiddleware, { route: mounted })
+}
+
+/**
+ * A gateway: a request that matches a route runs its merged plugins and goes to the route's
+ * upstream; a route without upstream, or no match, goes on to the next middleware.
+ */
+export function gateway(gw: Gateway): (ctx: KoaContext, next: () => Promise<unknown>) => Promise<void> {
+  return async (ctx, next) => {
+    const outcome = await runGateway(gw, ctx.req, ctx.res, ctx.originalUrl, ctx.request as ParsedBodyHolder | undefined)
+    if (outcome !== 'answered') {
+      await next()
+      return
+    }
+    ctx.respond = false
+  }
 }

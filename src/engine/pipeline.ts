@@ -31,11 +31,15 @@ export interface Pipeline {
 
 /** What a plugin's `prepare` learns about the configuration it is preparing. */
 export interface PrepareContext {
+  /** `route` for routes and mounts, `global_rule` for a gateway's global rules (conf token keys). */
+  readonly confType: ConfType
   readonly routeId: string
   readonly version: number
   /** Stable across processes for the same configuration content. */
   readonly contentHash: string
 }
+
+export type ConfType = 'route' | 'global_rule'
 
 interface Meta {
   disable?: boolean
@@ -46,7 +50,7 @@ interface Meta {
 
 export function compilePipeline(
   registry: PluginRegistry,
-  route: { id: string; name?: string | undefined; plugins: Readonly<Record<string, unknown>> },
+  route: { id: string; name?: string | undefined; confType?: ConfType; plugins: Readonly<Record<string, unknown>> },
   version: number,
   contentHash: (pluginConf: unknown) => string,
   logger: Logger,
@@ -81,7 +85,7 @@ export function compilePipeline(
     }
     const plugin = registered.plugin
     const prepared = plugin.prepare
-      ? plugin.prepare(conf, { routeId: route.id, version, contentHash: contentHash(conf) })
+      ? plugin.prepare(conf, { confType: route.confType ?? 'route', routeId: route.id, version, contentHash: contentHash(conf) })
       : conf
     instances.push({
       name,

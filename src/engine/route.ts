@@ -4,7 +4,7 @@
 import { routeSchema, type RouteConfig } from '../config/schemas.js'
 import { compileCheck } from '../config/validate.js'
 import type { Logger } from '../logger.js'
-import { compilePipeline, type Pipeline } from './pipeline.js'
+import { compilePipeline, type ConfType, type Pipeline } from './pipeline.js'
 import type { PluginRegistry } from './registry.js'
 import { contentHash } from './runner-plugins.js'
 
@@ -16,10 +16,12 @@ export class Route {
   #pipeline: Pipeline
   readonly #registry: PluginRegistry
   readonly #logger: Logger
+  readonly #confType: ConfType
 
-  constructor(registry: PluginRegistry, config: RouteConfig, logger: Logger) {
+  constructor(registry: PluginRegistry, config: RouteConfig, logger: Logger, confType: ConfType = 'route') {
     this.#registry = registry
     this.#logger = logger
+    this.#confType = confType
     checkRoute(config)
     this.id = config.id === undefined ? String(nextRouteId++) : String(config.id)
     this.#pipeline = this.#compile(config, 1)
@@ -41,6 +43,6 @@ export class Route {
   }
 
   #compile(config: RouteConfig, version: number): Pipeline {
-    return compilePipeline(this.#registry, { id: this.id, name: config.name, plugins: config.plugins }, version, contentHash, this.#logger)
+    return compilePipeline(this.#registry, { id: this.id, name: config.name, confType: this.#confType, plugins: config.plugins }, version, contentHash, this.#logger)
   }
 }

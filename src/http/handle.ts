@@ -201,3 +201,11 @@ function unmapped(address: string | undefined): string {
   if (address === undefined) return ''
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
 }
+
+/**
+ * The request's Exchange, created on first use and shared with every mount the request
+ * passes (the gateway matches routes on it before any mount runs).
+ */
+export function requestExchange(ext: ExtPlugin, req: IncomingMessage, originalUrl: string = req.url ?? '/', bodyHolder?: ParsedBodyHolder): Exchange {
+  return stateOf(ext, req, originalUrl, bodyHolder).exchange
+}

@@ -1,0 +1,93 @@
+// One node:http request through a gateway: match a route on the state the request started
+// with, run the global rules' and the route's plugins (runMount), then either hand the
+// request to the application (a route without upstream) or proxy it to the route's upstream
+// and write the upstream's answer to `res`, where the response capture of a route with a
+// response phase holds it for `ext-plugin-post-resp` before a byte reaches the client.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { pipeline } from 'node:stream'
+import { resolveVariable } from '../engine/variables.js'
+import type { Gateway, GatewayRoute } from '../gateway/gateway.js'
+import { hashKeyFor } from '../gateway/upstream/hash-key.js'
+import { proxyRequest } from '../gateway/upstream/proxy.js'
+import type { Exchange } from '../engine/exchange.js'
+import { requestExchange, runMount } from './handle.js'
+import type { ParsedBodyHolder } from './request-body.js'
+
+/** What the adapter does next: nothing matched, the application plays the upstream, or it is answered. */
+export type GatewayOutcome = 'unmatched' | 'application' | 'answered'
+
+export async function runGateway(
+  gateway: Gateway,
+  req: IncomingMessage,
+  res: ServerResponse,
+  originalUrl: string = req.url ?? '/',
+  bodyHolder?: ParsedBodyHolder,
+): Promise<GatewayOutcome> {
+  const state = gateway.state
+  const ext = gateway.ext
+  const exchange = requestExchange(ext, req, originalUrl, bodyHolder)
+  const matched = state.router.match({
+    method: exchange.method,
+    host: exchange.headers.get('host'),
+    path: exchange.uri,
+    remoteAddr: exchange.remoteAddress,
+    vars: (name) => resolveVariable(exchange, name),
+  })
+  const route = matched === undefined ? undefined : state.routes.get(matched.id)
+  if (route === undefined) return 'unmatched'
+  // Global rules first, each as its own mount (tokens keyed global_rule#<id>#…), then the route.
+  for (const rule of state.globalRules) {
+    if (!(await runMount(ext, rule, req, res, originalUrl, bodyHolder))) return 'answered'
+  }
+  if (!(await runMount(ext, route.route, req, res, originalUrl, bodyHolder))) return 'answered'
+  if (route.upstream === undefined) return 'application'
+  await proxy(route, req, res, exchange)
+  return 'answered'
+}
+
+async function proxy(route: GatewayRoute, req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
+  const upstream = route.upstream!
+  const aborter = new AbortController()
+  const onClose = (): void => {
+    if (!res.writableFinished) aborter.abort()
+  }
+  res.once('close', onClose)
+  const result = await proxyRequest({
+    req,
+    upstream,
+    path: req.url ?? '/',
+    headers: req.rawHeaders,
+    clientAddress: exchange.remoteAddress,
+    scheme: exchange.scheme,
+    signal: aborter.signal,
+    hashKey: hashKeyFor(upstream.model, {
+      remoteAddr: exchange.remoteAddress,
+      variable: (name) => stringOf(resolveVariable(exchange, name)),
+      header: (name) => exchange.headers.get(name),
+      cookie: (name) => stringOf(resolveVariable(exchange, `cookie_${name}`)),
+    }),
+    timeout: route.merged.timeout,
+  })
+  if (result.type === 'aborted') {
+    res.removeListener('close', onClose)
+    res.destroy()
+    return
+  }
+  res.writeHead(result.status, [...result.headers.raw])
+  if (result.type === 'streamed') {
+    await new Promise<void>((resolve) => {
+      pipeline(result.body, res, () => {
+        res.removeListener('close', onClose)
+        resolve()
+      })
+    })
+    return
+  }
+  res.removeListener('close', onClose)
+  res.end(result.body)
+}
+
+function stringOf(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined
+  return typeof value === 'string' ? value : String(value)
+}
