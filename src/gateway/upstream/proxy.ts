@@ -75,7 +75,10 @@ export async function proxyRequest(options: ProxyRequestOptions): Promise<ProxyR
   const model = upstream.model
   const method = options.method ?? req.method ?? 'GET'
   const headers = options.headers instanceof HeaderList ? options.headers : new HeaderList(options.headers.slice(), true)
-  const body = options.body ?? (method === 'GET' || method === 'HEAD' ? undefined : req)
+  // A request without Content-Length or Transfer-Encoding has no body (RFC 9112 §6.3): send
+  // none rather than an empty chunked one.
+  const hasBody = headers.has('content-length') || headers.has('transfer-encoding')
+  const body = options.body ?? (hasBody ? req : undefined)
   const bodyLength = Buffer.isBuffer(body) ? body.length : undefined
   const client = {
     headers,

@@ -254,3 +254,26 @@ t.test('chash: requests with one key keep reaching one node over real sockets', 
   for (const [user, nodes] of answers) t.equal(nodes.size, 1, `${user} always on one node`)
   t.ok(new Set([...answers.values()].map((s) => [...s][0])).size > 1, 'keys spread over more than one node')
 })
+
+t.test('a bodiless request goes upstream without a body; a Buffer body gets its Content-Length', async (t) => {
+  const seen: IncomingMessage[] = []
+  const port = await upstreamServer(t, (q, s) => { seen.push(q); q.resume(); q.on('end', () => s.end()) })
+  const gw = await gateway(t, { nodes: { [`127.0.0.1:${port}`]: 1 } })
+  const r = await fetch(`${gw.url}/d`, { method: 'DELETE' })
+  await r.arrayBuffer()
+  t.equal(seen[0]!.headers['transfer-encoding'], undefined)
+  t.equal(seen[0]!.headers['content-length'], undefined)
+
+  const upstream = new Upstream({ nodes: { [`127.0.0.1:${port}`]: 1 } })
+  t.teardown(() => upstream.close())
+  const front = http.createServer(async (req, res) => {
+    const result = await proxyRequest({ req, upstream, path: '/b', headers: ['Host', 'h', 'Content-Length', '99', 'Transfer-Encoding', 'chunked'], body: Buffer.from('hello') })
+    if (result.type === 'streamed') result.body.resume()
+    res.end()
+  })
+  const fport = await upstreamServer(t, () => {}, front)
+  await (await fetch(`http://127.0.0.1:${fport}/`, { method: 'POST', body: 'ignored' })).arrayBuffer()
+  t.equal(seen[1]!.headers['content-length'], '5', 'recomputed for the buffer')
+  t.equal(seen[1]!.headers['transfer-encoding'], undefined)
+  t.equal(seen[1]!.headers.host, 'h', 'raw pairs accepted as headers')
+})
