@@ -277,3 +277,24 @@ t.test('a bodiless request goes upstream without a body; a Buffer body gets its 
   t.equal(seen[1]!.headers['transfer-encoding'], undefined)
   t.equal(seen[1]!.headers.host, 'h', 'raw pairs accepted as headers')
 })
+
+t.test('retry_timeout: a retry that would start after the deadline ends in 502', async (t) => {
+  let live = 0
+  const slow = await upstreamServer(t, (_q, s) => { setTimeout(() => s.end('late'), 1500).unref() })
+  const fast = await upstreamServer(t, (_q, s) => { live++; s.end('ok') })
+  const nodes = [{ host: '127.0.0.1', port: slow, weight: 1, priority: 1 }, { host: '127.0.0.1', port: fast, weight: 1 }]
+  let last: ProxyResult | undefined
+  // The slow node has the higher priority, so it is always tried first; its read timeout
+  // (0.2 s) outlasts the 1 ms retry deadline.
+  const bounded = await gateway(t, { nodes, timeout: { read: 0.2 }, retry_timeout: 0.001 }, { onResult: (r) => (last = r) })
+  const r = await fetch(`${bounded.url}/`)
+  t.equal(r.status, 502)
+  await r.arrayBuffer()
+  t.equal(last?.type === 'error' && last.code, ErrorCode.UPSTREAM_RETRY_TIMEOUT)
+  t.equal(live, 0, 'the retry never started')
+  const unbounded = await gateway(t, { nodes, timeout: { read: 0.2 } })
+  const u = await fetch(`${unbounded.url}/`)
+  t.equal(u.status, 200, 'without retry_timeout the timeout is retried on the next node')
+  t.equal(await u.text(), 'ok')
+  t.equal(live, 1)
+})
