@@ -41,14 +41,6 @@ export const ErrorCode = {
   CLOSED: 'EXT_ERR_CLOSED',
   /** A request body the runner asked for is larger than `maxBodySize`. */
   BODY_TOO_LARGE: 'EXT_ERR_BODY_TOO_LARGE',
-  /** Every try to reach an upstream node failed to connect or was reset (answered 502). */
-  UPSTREAM_UNREACHABLE: 'EXT_ERR_UPSTREAM_UNREACHABLE',
-  /** The last try hit the upstream's connect or read timeout (answered 504). */
-  UPSTREAM_TIMEOUT: 'EXT_ERR_UPSTREAM_TIMEOUT',
-  /** A retry would start after the upstream's `retry_timeout` (answered 502). */
-  UPSTREAM_RETRY_TIMEOUT: 'EXT_ERR_UPSTREAM_RETRY_TIMEOUT',
-  /** An upstream body that had to be read whole is larger than the limit (answered 502). */
-  UPSTREAM_BODY_TOO_LARGE: 'EXT_ERR_UPSTREAM_BODY_TOO_LARGE',
   /** The runner's reply carried another call's id (a late or duplicate answer). */
   CALL_ID_MISMATCH: 'EXT_ERR_CALL_ID_MISMATCH',
   /** The runner asked more ExtraInfo questions in one call than `maxExtraInfoRounds`. */

@@ -11,8 +11,8 @@ import {
   decodePrepareConfResponse,
   encodeHTTPRespCallRequest,
   encodePrepareConfRequest,
+  CALL_ID_WRAP,
   messageTypeName,
-  nextCallId,
   type DecodedHTTPReqCallResponse,
   type DecodedTextEntry,
   type HTTPReqCallRequest,
@@ -41,6 +41,12 @@ export interface RunnerClientOptions {
   readonly confExpireTime?: number | undefined
   /** Conf tokens kept at most. Default 1024. */
   readonly tokenCacheSize?: number | undefined
+  /** Runner connections open at once; more calls wait their turn. Default 64. */
+  readonly maxConnections?: number | undefined
+  /** Bytes written and not yet read by the runner, over all connections. Default 32 MiB. */
+  readonly maxQueuedBytes?: number | undefined
+  /** ExtraInfo questions answered per call at most. Default 128. */
+  readonly maxExtraInfoRounds?: number | undefined
   readonly logger?: Logger | undefined
 }
 
@@ -69,7 +75,9 @@ export class RunnerClient {
   readonly #tokens: TokenCache
   readonly #logger: Logger
   readonly #callTimeout: number
-  #nextId = 0
+  readonly #maxRounds: number
+  /** Never 0: the Python runner rejects call id 0 (and its answer then reads as "no action"). */
+  #nextId = 1
   #inFlight = 0
   #drained: (() => void) | undefined
   #closed = false
@@ -78,11 +86,14 @@ export class RunnerClient {
   constructor(options: RunnerClientOptions) {
     this.#logger = options.logger ?? silentLogger
     this.#callTimeout = options.callTimeout ?? 60_000
+    this.#maxRounds = options.maxExtraInfoRounds ?? 128
     this.#pool = new ConnectionPool({
       path: options.socketPath,
       connectTimeout: options.connectTimeout ?? 1000,
       maxIdle: options.maxIdleConnections ?? 32,
       idleTimeout: options.idleTimeout ?? 180_000,
+      maxConnections: options.maxConnections ?? 64,
+      maxQueuedBytes: options.maxQueuedBytes ?? 32 * 1024 * 1024,
     })
     this.#tokens = new TokenCache({
       max: options.tokenCacheSize ?? 1024,
@@ -91,8 +102,14 @@ export class RunnerClient {
   }
 
   /** Counters for tests and monitoring. */
-  get stats(): PoolStats & { readonly prepareConfs: number; readonly tokens: number; readonly inFlight: number } {
-    return { ...this.#pool.stats, prepareConfs: this.#prepares, tokens: this.#tokens.size, inFlight: this.#inFlight }
+  get stats(): PoolStats & {
+    readonly prepareConfs: number
+    readonly tokens: number
+    readonly inFlight: number
+    readonly queuedBytes: number
+  } {
+    const pool = this.#pool
+    return { ...pool.stats, prepareConfs: this.#prepares, tokens: this.#tokens.size, inFlight: this.#inFlight, queuedBytes: pool.queuedBytes }
   }
 
   /** The conf token for `conf`, from the cache or a new PrepareConf. */
@@ -152,7 +169,7 @@ export class RunnerClient {
 
   #callId(): number {
     const id = this.#nextId
-    this.#nextId = nextCallId(id)
+    this.#nextId = followingCallId(id)
     return id
   }
 
@@ -166,7 +183,7 @@ export class RunnerClient {
     // Shared by every caller waiting on this key: one caller's abort must not cancel it.
     const shared = settings?.timeout === undefined ? undefined : { timeout: settings.timeout }
     const frame = encodeFor(MessageType.RPC_PREPARE_CONF, () => encodePrepareConfRequest({ key: conf.key, conf: conf.conf }))
-    const { confToken } = await this.#exchange(MessageType.RPC_PREPARE_CONF, frame, undefined, shared, decodePrepareConfResponse)
+    const { confToken } = await this.#exchange(MessageType.RPC_PREPARE_CONF, frame, undefined, shared, decodePrepareConfResponse, -1)
     this.#logger.info('successfully obtained conf token.')
     return confToken
   }
@@ -189,10 +206,10 @@ export class RunnerClient {
           const id = this.#callId()
           if (rpc === MessageType.RPC_HTTP_REQ_CALL) {
             const frame = encodeFor(rpc, () => encodeReqCall(message as ReqCallRequest, id, token))
-            return await this.#exchange(rpc, frame, extra, settings, decodeHTTPReqCallResponse)
+            return await this.#exchange(rpc, frame, extra, settings, decodeHTTPReqCallResponse, id)
           }
           const frame = encodeFor(rpc, () => encodeHTTPRespCallRequest({ ...(message as RespCallRequest), id, confToken: token }))
-          return await this.#exchange(rpc, frame, extra, settings, decodeHTTPRespCallResponse)
+          return await this.#exchange(rpc, frame, extra, settings, decodeHTTPRespCallResponse, id)
         } catch (err) {
           if ((err as ExtPluginError).code !== ErrorCode.CONF_TOKEN_NOT_FOUND) throw err
           lastError = err
@@ -209,6 +226,7 @@ export class RunnerClient {
   /**
    * One request/reply on a pooled connection, decoded before the connection goes back to
    * the pool (a reply we cannot read retires it). A dead reused connection is retried once.
+   * `id` is the call id the reply must carry (-1: the message has none).
    */
   async #exchange<T>(
     rpc: number,
@@ -216,31 +234,48 @@ export class RunnerClient {
     extra: ExtraInfoSource | undefined,
     settings: CallSettings | undefined,
     decode: (payload: Buffer) => T,
+    id: number,
   ): Promise<T> {
     const signal = settings?.signal
     if (signal?.aborted) throw new RpcError(ErrorCode.ABORTED, 'send', messageTypeName(rpc), 'aborted')
     const deadline = performance.now() + (settings?.timeout ?? this.#callTimeout)
-    let connection: RunnerConnection = this.#pool.takeIdle() ?? (await this.#pool.connect())
+    const pool = this.#pool
+    let connection: RunnerConnection = pool.takeIdle() ?? (await pool.acquire(deadline, signal, messageTypeName(rpc)))
     for (;;) {
       const reused = connection.calls > 0
       try {
-        const payload = await connection.call(rpc, frame, { deadline, signal, extra, logger: this.#logger })
+        const options = { deadline, signal, extra, logger: this.#logger, maxRounds: this.#maxRounds }
+        const payload = await connection.call(rpc, frame, options)
         const reply = decodeReply(rpc, payload, decode, connection)
+        // 0 is what runners send that do not echo ids; anything else must be this call's.
+        // The connection is out of step (a late duplicate of an earlier answer): retire it.
+        const replyId = id >= 0 ? (reply as { readonly id: number }).id : 0
+        if (replyId !== 0 && replyId !== id) {
+          connection.destroy()
+          const err = new RpcError(ErrorCode.CALL_ID_MISMATCH, 'receive', messageTypeName(rpc), `reply for call id ${replyId}, expected ${id}`)
+          this.#logger.error(err.message)
+          throw err
+        }
         // PrepareConf is rare; its connection is not kept, which also keeps a runner that
         // answers it twice (the Java runner 0.4.0 does) from feeding a stray frame to the
         // next call on a reused connection.
         if (rpc === MessageType.RPC_PREPARE_CONF) connection.destroy()
-        else this.#pool.release(connection)
+        else pool.release(connection)
         return reply
       } catch (err) {
-        this.#pool.release(connection)
+        pool.release(connection)
         const stale = reused && connection.received === 0 && (err as ExtPluginError).code === ErrorCode.SOCKET_CLOSED
         if (!stale) throw err
         // If the runner is gone rather than the connection, say what happened to the call.
-        connection = await this.#pool.connect().catch(() => Promise.reject(err))
+        connection = await Promise.resolve(pool.acquire(deadline, signal, messageTypeName(rpc), true)).catch(() => Promise.reject(err))
       }
     }
   }
+}
+
+/** The call id after `id`: 1, 2, … 2^22 − 1, then 1 again; 0 is never sent. */
+export function followingCallId(id: number): number {
+  return id + 1 >= CALL_ID_WRAP ? 1 : id + 1
 }
 
 /** Encoding failures (a payload over 16 MiB) are send failures, worded as APISIX does. */

@@ -27,7 +27,25 @@ export interface CallOptions {
   /** Where answers to ExtraInfo questions come from; without it a question is a protocol error. */
   readonly extra?: ExtraInfoSource | undefined
   readonly logger: Logger
+  /** ExtraInfo questions answered at most in this call; one more fails it. */
+  readonly maxRounds: number
 }
+
+/**
+ * Bytes written to runner sockets that the kernel has not taken yet, summed over every
+ * connection of one pool: a runner that stops reading makes them pile up in this process.
+ */
+export interface WriteQueue {
+  queued: number
+  readonly max: number
+}
+
+/**
+ * open: may serve calls. broken: something made the byte stream's state uncertain (an
+ * error, a stray byte); it is being destroyed and is never handed out. closed: the socket
+ * is gone.
+ */
+type ConnectionState = 'open' | 'broken' | 'closed'
 
 interface PendingCall {
   readonly rpc: number
@@ -38,6 +56,8 @@ interface PendingCall {
   readonly reject: (err: ExtPluginError) => void
   readonly signal: AbortSignal | undefined
   readonly onAbort: (() => void) | undefined
+  readonly maxRounds: number
+  rounds: number
   /** Frames that arrived while an ExtraInfo answer was being prepared (kept in order). */
   queued: Array<[number, Buffer]> | undefined
   answering: boolean
@@ -91,10 +111,11 @@ export function connectUnix(path: string, timeout: number): Promise<Socket> {
 export class RunnerConnection {
   readonly #socket: Socket
   readonly #reader: FrameReader
+  readonly #writeQueue: WriteQueue
   #call: PendingCall | undefined
-  #closed = false
-  /** False once anything makes the byte stream's state uncertain. */
-  #clean = true
+  #state: ConnectionState = 'open'
+  /** Bytes of #writeQueue.queued that are this socket's (counted while a write is pending). */
+  #accounted = 0
   #socketError: NodeJS.ErrnoException | undefined
   /** What the last write carried, to word a failed write as APISIX does. */
   #lastWrite = ''
@@ -114,14 +135,22 @@ export class RunnerConnection {
   /** Called once when the socket is gone, so the pool can forget it. */
   onClose: ((connection: RunnerConnection) => void) | undefined
 
-  constructor(socket: Socket) {
+  constructor(socket: Socket, writeQueue: WriteQueue = { queued: 0, max: Infinity }) {
     this.#socket = socket
+    this.#writeQueue = writeQueue
     this.#reader = new FrameReader((type, payload) => this.#onFrame(type, payload))
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => {
+      if (this.#call === undefined) {
+        // Nothing was asked (a late duplicate answer, or part of one): the runner is out of
+        // step with us. Never parse it, never hand this stream to the next call.
+        this.destroy()
+        return
+      }
       this.#received += chunk.length
       this.#reader.push(chunk)
     })
+    socket.on('drain', () => this.#unaccount())
     socket.on('error', (err) => {
       this.#socketError ??= err
     })
@@ -129,12 +158,12 @@ export class RunnerConnection {
   }
 
   get closed(): boolean {
-    return this.#closed
+    return this.#state === 'closed'
   }
 
   /** True when the connection can serve another call. */
   get reusable(): boolean {
-    return !this.#closed && this.#clean && this.#call === undefined && this.#reader.buffered === 0
+    return this.#state === 'open' && this.#call === undefined && this.#reader.buffered === 0
   }
 
   /** Bytes the runner sent during the current (or last) call. */
@@ -144,7 +173,7 @@ export class RunnerConnection {
 
   /** Sends `frame` (a request of type `rpc`) and resolves with the payload of the final reply. */
   call(rpc: number, frame: Buffer, options: CallOptions): Promise<Buffer> {
-    if (this.#closed || this.#call !== undefined) {
+    if (this.#state !== 'open' || this.#call !== undefined) {
       return Promise.reject(new RpcError(ErrorCode.SOCKET_CLOSED, 'send', messageTypeName(rpc), 'closed'))
     }
     this.#received = 0
@@ -162,6 +191,8 @@ export class RunnerConnection {
         onAbort,
         queued: undefined,
         answering: false,
+        maxRounds: options.maxRounds,
+        rounds: 0,
       }
       this.#arm(Math.max(1, Math.ceil(options.deadline - performance.now())))
       if (signal?.aborted) return onAbort!()
@@ -180,7 +211,7 @@ export class RunnerConnection {
   }
 
   destroy(reason?: ExtPluginError): void {
-    this.#clean = false
+    if (this.#state === 'open') this.#state = 'broken'
     clearTimeout(this.#timer)
     if (reason) this.#fail(reason)
     this.#socket.destroy()
@@ -212,7 +243,23 @@ export class RunnerConnection {
   #write(frame: Buffer, step: 'send' | 'reply', rpc: string): void {
     this.#lastWrite = step === 'send' ? rpc : 'RPC_EXTRA_INFO'
     this.#lastWriteStep = step
-    this.#socket.write(frame)
+    const queue = this.#writeQueue
+    if (queue.queued + this.#socket.writableLength + frame.length > queue.max) {
+      // A runner that does not read would make us hold every frame we write to it.
+      const reason = `write queue full: ${queue.queued + this.#socket.writableLength} bytes not taken by the runner, maxQueuedBytes ${queue.max}`
+      this.#fail(new RpcError(ErrorCode.WRITE_QUEUE_FULL, step, this.#lastWrite, reason))
+      return
+    }
+    if (this.#socket.write(frame)) return // the usual case: the kernel took it all
+    const pending = this.#socket.writableLength
+    queue.queued += pending - this.#accounted
+    this.#accounted = pending
+  }
+
+  /** The socket's pending bytes left this process ('drain' or close). */
+  #unaccount(): void {
+    this.#writeQueue.queued -= this.#accounted
+    this.#accounted = 0
   }
 
   #error(code: (typeof ErrorCode)[keyof typeof ErrorCode], step: 'receive' | 'handle', reason: string): RpcError {
@@ -222,7 +269,7 @@ export class RunnerConnection {
   #onFrame(type: number, payload: Buffer): void {
     const call = this.#call
     if (call === undefined) {
-      // Nothing was asked: the runner is out of step with us. Never reuse this stream.
+      // A frame after the final reply, in the same chunk: the runner is out of step with us.
       this.destroy()
       return
     }
@@ -231,6 +278,11 @@ export class RunnerConnection {
       return
     }
     if (type === MessageType.RPC_EXTRA_INFO && call.extra !== undefined) {
+      if (++call.rounds > call.maxRounds) {
+        const reason = `more than ${call.maxRounds} ExtraInfo rounds (maxExtraInfoRounds)`
+        this.#fail(new RpcError(ErrorCode.EXTRA_INFO_ROUNDS, 'handle', 'RPC_EXTRA_INFO', reason))
+        return
+      }
       this.#onQuestion(call, payload)
     } else if (type === call.rpc) {
       this.#settle()
@@ -239,14 +291,14 @@ export class RunnerConnection {
     } else if (type === MessageType.RPC_ERROR) {
       this.#onRunnerError(payload)
     } else {
-      this.#clean = false
+      this.#state = 'broken'
       this.#fail(this.#error(ErrorCode.UNEXPECTED_TYPE, 'receive', `unexpected type ${type}`))
     }
   }
 
   #onRunnerError(payload: Buffer): void {
     // The runner gave up on this call; like APISIX we do not trust the stream afterwards.
-    this.#clean = false
+    this.#state = 'broken'
     let code: number
     try {
       code = decodeErrResponse(payload).code
@@ -268,7 +320,7 @@ export class RunnerConnection {
       return
     }
     if (question.kind !== Info.Var && question.kind !== Info.ReqBody && question.kind !== Info.RespBody) {
-      this.#clean = false
+      this.#state = 'broken'
       this.#fail(new RpcError(ErrorCode.UNSUPPORTED_INFO, 'handle', 'RPC_EXTRA_INFO', `unsupported info type: ${question.kind}`))
       return
     }
@@ -296,14 +348,14 @@ export class RunnerConnection {
 
   #failAnswer(err: unknown): void {
     // Encoding the answer failed (too large for a frame) or the answerer broke its contract.
-    this.#clean = false
+    this.#state = 'broken'
     const code = err instanceof ExtPluginError ? err.code : ErrorCode.BAD_MESSAGE
     this.#fail(new RpcError(code, 'reply', 'RPC_EXTRA_INFO', errorText(err), { cause: err }))
   }
 
   #badMessage(err: unknown, rpc: string): RpcError {
     // Decoders throw BadMessage; anything else from them is still a payload we cannot read.
-    this.#clean = false
+    this.#state = 'broken'
     return new RpcError(ErrorCode.BAD_MESSAGE, 'receive', rpc, `bad message: ${errorText(err)}`, { cause: err })
   }
 
@@ -319,13 +371,14 @@ export class RunnerConnection {
   /** Ends the current call with `err`; the connection is destroyed. */
   #fail(err: ExtPluginError): void {
     const call = this.#settle()
-    this.#clean = false
+    if (this.#state === 'open') this.#state = 'broken'
     this.#socket.destroy()
     call?.reject(err)
   }
 
   #onClose(): void {
-    this.#closed = true
+    this.#state = 'closed'
+    this.#unaccount()
     clearTimeout(this.#timer)
     if (this.#call !== undefined) {
       const err = this.#socketError

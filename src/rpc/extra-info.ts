@@ -4,7 +4,15 @@
 // limit, which ends the call with BODY_TOO_LARGE (the gateway answers 413, as nginx does).
 import { ErrorCode, ExtPluginError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { Info, encodeExtraInfoResponse, type DecodedExtraInfoRequest, type WireText } from '../protocol/index.js'
+import { Info, MAX_PAYLOAD_LENGTH, encodeExtraInfoResponse, type DecodedExtraInfoRequest, type WireText } from '../protocol/index.js'
+
+/**
+ * The largest body one ExtraInfo answer can carry. Its frame payload (at most
+ * MAX_PAYLOAD_LENGTH, 16 777 215) is a FlatBuffer: root offset, vtable, table, vector length
+ * (24 bytes), then the body padded to a multiple of 4. So 16 777 188 bytes; a test checks
+ * it against the encoder.
+ */
+export const MAX_BODY_SIZE = Math.floor((MAX_PAYLOAD_LENGTH - 24) / 4) * 4
 
 type MaybePromise<T> = T | Promise<T>
 

@@ -47,6 +47,11 @@ export class MockCall {
     return P.decodeExtraInfoResponse(answer.payload).result
   }
 
+  /** Stops reading this connection, like a runner that hangs: the gateway's writes pile up. */
+  pause(): void {
+    this.#conn.socket.pause()
+  }
+
   error(code: number): void {
     this.raw(P.encodeErrResponse({ code }))
   }

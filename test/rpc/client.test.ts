@@ -36,12 +36,12 @@ async function noLeaks(t: Test, mock: MockRunner, client: RunnerClient, idle = 0
 
 t.test('PrepareConf once (on a connection of its own, not kept), then every call reuses the token and one pooled connection', async (t) => {
   const { mock, client } = await setup(t)
-  for (let i = 0; i < 5; i++) t.same(await client.httpReqCall(conf, request), { id: i, actionType: 0, action: undefined })
+  for (let i = 0; i < 5; i++) t.same(await client.httpReqCall(conf, request), { id: i + 1, actionType: 0, action: undefined })
   t.equal(mock.countOf(P.MessageType.RPC_PREPARE_CONF), 1)
   const prepare = P.decodePrepareConfRequest(mock.received[0]!.payload)
   t.same(prepare, { key: conf.key, conf: [{ name: 'say', value: '{}' }] })
   const calls = mock.received.filter((f) => f.type === P.MessageType.RPC_HTTP_REQ_CALL).map((f) => P.decodeHTTPReqCallRequest(f.payload))
-  t.same(calls.map((c) => c.id), [0, 1, 2, 3, 4], 'call ids count from 0')
+  t.same(calls.map((c) => c.id), [1, 2, 3, 4, 5], 'call ids count from 1 (the Python runner rejects 0)')
   t.same(calls.map((c) => c.confToken), [1, 1, 1, 1, 1])
   t.equal(client.stats.opened, 2, 'one connection for the PrepareConf, one served every call')
   t.equal(client.stats.idle, 1)
@@ -223,7 +223,7 @@ t.test('a runner that never listens', async (t) => {
   await t.rejects(refused.prepareConf(conf), { code: ErrorCode.CONNECT })
 })
 
-t.test('ExtraInfo rounds are answered from the source, in order, any number of them', async (t) => {
+t.test('ExtraInfo rounds are answered from the source, in order, as many as maxExtraInfoRounds', async (t) => {
   const { client } = await setup(t, {
     async httpReqCall(call) {
       const answers: Array<string | null> = []
@@ -239,7 +239,7 @@ t.test('ExtraInfo rounds are answered from the source, in order, any number of t
         action: { type: 'stop', status: 200, headers: [], body: Buffer.from(JSON.stringify({ answers, body: body?.toString('latin1'), resp: resp === undefined })) },
       }))
     },
-  })
+  }, { maxExtraInfoRounds: 4 + 2 + 200 })
   const vars: Record<string, string> = { remote_addr: '127.0.0.1', arg_x: '' }
   const result = await client.httpReqCall(conf, request, {
     variable: (name) => vars[name],
@@ -312,7 +312,7 @@ t.test('a runner that answers PrepareConf twice (as the Java runner 0.4.0 does):
     },
   })
   for (let i = 0; i < 20; i++) {
-    t.same(await client.httpReqCall({ ...conf, key: `k${i}` }, request), { id: i, actionType: 0, action: undefined })
+    t.same(await client.httpReqCall({ ...conf, key: `k${i}` }, request), { id: i + 1, actionType: 0, action: undefined })
   }
   await noLeaks(t, mock, client, 1)
 })
