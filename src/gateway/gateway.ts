@@ -10,7 +10,7 @@ import type { ConfigSnapshot } from './config/types.js'
 import { validateConfig } from './config/validate.js'
 import { globalPlugins, mergeRoute, stableStringify, type MergedRoute } from './merge.js'
 import { createRouter, type Router } from './router/router.js'
-import { parseConfigText } from './source/parse.js'
+import { parseConfigObject } from './source/file.js'
 import { Upstream } from './upstream/upstream.js'
 
 /** A path to an apisix.yaml / JSON file, or a configuration object of the same shape. */
@@ -97,7 +97,7 @@ export class Gateway {
     } catch (err) {
       throw new ConfigError(ErrorCode.INVALID_CONFIG, `cannot read ${path}: ${(err as Error).message}`, '')
     }
-    return parseConfigText(text, path)
+    return parseConfigObject(text, path)
   }
 
   #build(input: unknown, previous: GatewayState | undefined): GatewayState {
