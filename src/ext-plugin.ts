@@ -140,7 +140,7 @@ export class ExtPlugin {
       })
       this.#socketPath = this.process.socketPath
     } else if (runner !== undefined) {
-      this.#socketPath = runner.socket.replace(/^unix:/, '')
+      this.#socketPath = unixSocketPath(runner.socket)
     }
     this.client =
       this.#socketPath === undefined
@@ -195,6 +195,24 @@ export class ExtPlugin {
     this.client?.destroy()
     this.process?.destroy()
   }
+}
+
+/**
+ * The path of `/tmp/r.sock` or `unix:/tmp/r.sock`. Runners speak only over Unix sockets
+ * (protocol.md §8), so `tcp://…` or `http://…` is refused here rather than at the first
+ * request, where it would be a confusing ENOENT.
+ */
+function unixSocketPath(socket: string): string {
+  const path = socket.replace(/^unix:/, '')
+  if (path === '' || /^[a-z][a-z0-9+.-]*:/i.test(path)) {
+    throw new ConfigError(
+      ErrorCode.INVALID_OPTIONS,
+      `invalid createExtPlugin options: property "runner" validation failed: property "socket" must be a Unix socket path ` +
+        `(/tmp/runner.sock or unix:/tmp/runner.sock), got ${JSON.stringify(socket)}: runners listen on Unix sockets only`,
+      '/runner/socket',
+    )
+  }
+  return path
 }
 
 export function createExtPlugin(options?: ExtPluginOptions): ExtPlugin {
