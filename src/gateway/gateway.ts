@@ -2,15 +2,15 @@
 // router, each route's merged plugins as an engine Route, global rules, upstreams with their
 // pools), swapped whole on every change. A request reads `gateway.state` once and finishes
 // on that state, so a reload never mixes two configurations inside one request.
-import { readFileSync, watch, type FSWatcher } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { ConfigError, ErrorCode } from '../errors.js'
 import type { Route } from '../engine/route.js'
 import type { ExtPlugin } from '../ext-plugin.js'
 import type { ConfigSnapshot } from './config/types.js'
-import { validateConfig } from './config/validate.js'
+import { validateConfig, type ValidateOptions } from './config/validate.js'
 import { globalPlugins, mergeRoute, stableStringify, type MergedRoute } from './merge.js'
 import { createRouter, type Router } from './router/router.js'
-import { parseConfigObject } from './source/file.js'
+import { parseConfigText, watchConfig, type ConfigWatcher, type WatchResult } from './source/file.js'
 import { Upstream } from './upstream/upstream.js'
 
 /** A path to an apisix.yaml / JSON file, or a configuration object of the same shape. */
@@ -49,21 +49,44 @@ export class Gateway {
   readonly #options: GatewayOptions
   readonly #warned = new Set<string>()
   #state: GatewayState
-  #watcher: FSWatcher | undefined
-  #debounce: NodeJS.Timeout | undefined
+  #watcher: ConfigWatcher | undefined
+  /** Requests running per state; a state absent from the map has none. */
+  readonly #inFlight = new Map<GatewayState, number>()
   #closed = false
 
   constructor(ext: ExtPlugin, source: GatewaySource, options: GatewayOptions = {}) {
     this.#ext = ext
     this.#options = options
     this.#file = typeof source === 'string' ? source : undefined
-    this.#state = this.#build(typeof source === 'string' ? this.#readFile(source) : source, undefined)
-    if (options.watch === true && this.#file !== undefined) this.#watch(this.#file)
+    this.#state = this.#build(typeof source === 'string' ? this.#readFile(source) : this.#validate(source), undefined)
+    if (options.watch === true && this.#file !== undefined) {
+      this.#watcher = watchConfig(this.#file, (result) => this.#onFileChange(result), { ...this.#validation(), debounce: options.debounce })
+    }
   }
 
   /** What new requests run on. */
   get state(): GatewayState {
     return this.#state
+  }
+
+  /**
+   * The state a request runs on, held until release(): a replaced state's upstream pools
+   * close only once the last request that started on it is done.
+   */
+  acquire(): GatewayState {
+    const state = this.#state
+    this.#inFlight.set(state, (this.#inFlight.get(state) ?? 0) + 1)
+    return state
+  }
+
+  release(state: GatewayState): void {
+    const left = (this.#inFlight.get(state) ?? 1) - 1
+    if (left > 0) {
+      this.#inFlight.set(state, left)
+      return
+    }
+    this.#inFlight.delete(state)
+    if (state !== this.#state) this.#retire(state)
   }
 
   get ext(): ExtPlugin {
@@ -72,7 +95,7 @@ export class Gateway {
 
   /** Validates `config` whole and swaps it in; on error (a ConfigError naming the field) nothing changes. */
   update(config: Readonly<Record<string, unknown>>): void {
-    this.#swap(this.#build(config, this.#state))
+    this.#swap(this.#build(this.#validate(config), this.#state))
   }
 
   /** Re-reads the file; rejects (and keeps the running configuration) when it is invalid. */
@@ -85,35 +108,31 @@ export class Gateway {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    clearTimeout(this.#debounce)
     this.#watcher?.close()
     await Promise.all([...this.#state.upstreams.values()].map((u) => u.close()))
   }
 
-  #readFile(path: string): unknown {
+  #validation(): ValidateOptions {
+    return { plugins: this.#ext.plugins, unknownPlugins: this.#options.unknownPlugins ?? 'error', logger: this.#ext.logger, warned: this.#warned }
+  }
+
+  #readFile(path: string): ConfigSnapshot {
     let text: string
     try {
       text = readFileSync(path, 'utf8')
     } catch (err) {
       throw new ConfigError(ErrorCode.INVALID_CONFIG, `cannot read ${path}: ${(err as Error).message}`, '')
     }
-    return parseConfigObject(text, path)
+    return parseConfigText(text, path, this.#validation())
   }
 
-  #build(input: unknown, previous: GatewayState | undefined): GatewayState {
+  #validate(input: unknown): ConfigSnapshot {
+    return validateConfig(input, this.#validation())
+  }
+
+  /** Compiles a validated snapshot; plugin conf errors (checked while compiling) name their object. */
+  #build(snapshot: ConfigSnapshot, previous: GatewayState | undefined): GatewayState {
     const where = this.#file === undefined ? '' : `${this.#file}: `
-    let snapshot: ConfigSnapshot
-    try {
-      snapshot = validateConfig(input, {
-        plugins: this.#ext.plugins,
-        unknownPlugins: this.#options.unknownPlugins ?? 'error',
-        logger: this.#ext.logger,
-        warned: this.#warned,
-      })
-    } catch (err) {
-      if (err instanceof ConfigError && where !== '') err.message = where + err.message
-      throw err
-    }
     const upstreams = new Map<string, Upstream>()
     const upstreamFor = (conf: MergedRoute['upstream']): Upstream | undefined => {
       if (conf === undefined) return undefined
@@ -150,28 +169,22 @@ export class Gateway {
   #swap(next: GatewayState): void {
     const previous = this.#state
     this.#state = next
-    for (const [key, upstream] of previous.upstreams) {
-      if (next.upstreams.get(key) !== upstream) void upstream.close()
+    if (!this.#inFlight.has(previous)) this.#retire(previous)
+  }
+
+  /** Closes the pools of a replaced state that the current state does not share. */
+  #retire(state: GatewayState): void {
+    const current = this.#state
+    for (const [key, upstream] of state.upstreams) {
+      if (current.upstreams.get(key) !== upstream) void upstream.close()
     }
   }
 
-  #watch(path: string): void {
-    // The directory is watched, not the file: editors and atomic writers replace the file
-    // (a new inode), which a watch on the file itself would not follow.
-    const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) || '/' : '.'
-    const base = path.slice(path.lastIndexOf('/') + 1)
-    this.#watcher = watch(dir, (_event, name) => {
-      if (name !== null && name !== base) return
-      clearTimeout(this.#debounce)
-      this.#debounce = setTimeout(() => this.#onFileChange(), this.#options.debounce ?? 100)
-    })
-    this.#watcher.unref()
-  }
-
-  #onFileChange(): void {
+  #onFileChange(result: WatchResult): void {
     if (this.#closed) return
     try {
-      this.#swap(this.#build(this.#readFile(this.#file!), this.#state))
+      if (result.error !== undefined) throw result.error
+      this.#swap(this.#build(result.snapshot, this.#state))
       this.#ext.logger.info(`reloaded ${this.#file}`)
     } catch (err) {
       // The running configuration stays: a half-written or invalid file loses nothing.

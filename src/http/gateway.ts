@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline } from 'node:stream'
 import { resolveVariable } from '../engine/variables.js'
-import type { Gateway, GatewayRoute } from '../gateway/gateway.js'
+import type { Gateway, GatewayRoute, GatewayState } from '../gateway/gateway.js'
 import { hashKeyFor } from '../gateway/upstream/hash-key.js'
 import { proxyRequest } from '../gateway/upstream/proxy.js'
 import type { Exchange } from '../engine/exchange.js'
@@ -23,7 +23,22 @@ export async function runGateway(
   originalUrl: string = req.url ?? '/',
   bodyHolder?: ParsedBodyHolder,
 ): Promise<GatewayOutcome> {
-  const state = gateway.state
+  const state = gateway.acquire()
+  try {
+    return await runOn(gateway, state, req, res, originalUrl, bodyHolder)
+  } finally {
+    gateway.release(state)
+  }
+}
+
+async function runOn(
+  gateway: Gateway,
+  state: GatewayState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  originalUrl: string,
+  bodyHolder: ParsedBodyHolder | undefined,
+): Promise<GatewayOutcome> {
   const ext = gateway.ext
   const exchange = requestExchange(ext, req, originalUrl, bodyHolder)
   const matched = state.router.match({

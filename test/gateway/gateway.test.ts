@@ -284,3 +284,66 @@ t.test('a dead upstream gives 502', async (t) => {
 t.test('the runner prepared each route conf once', async (t) => {
   t.ok(prepares.filter((p) => p === '{"enable":"feature"}').length >= 1)
 })
+
+t.test('watch: the file rewritten 20 times under load, valid and invalid versions', async (t) => {
+  const file = join(dir, 'watched.yaml')
+  // Version n sends /v to upstream a (even n) or b (odd n) and tags the request with n.
+  const version = (n: number, valid = true): string => `routes:
+  - id: v
+    uri: /v
+    plugins:
+      ext-plugin-post-req:
+        conf:
+          - name: tag
+            value: "${n}"
+    upstream:
+      nodes:
+        "127.0.0.1:${n % 2 === 0 ? a.port : b.port}": ${valid ? 1 : '"heavy"'}
+#END
+`
+  writeFileSync(file, version(0))
+  const gw = ext.gateway(file, { watch: true, debounce: 20 })
+  const server = await listen(withGateway(gw))
+  t.teardown(async () => {
+    await server.close()
+    await gw.close()
+  })
+  let failed = 0
+  let mixed = 0
+  const seen = new Set<string>()
+  let running = true
+  const client = async (): Promise<void> => {
+    while (running) {
+      const res = await request(`${server.url}/v`)
+      if (res.statusCode !== 200) {
+        failed++
+        if (failed < 3) console.error('failed', res.statusCode, await res.body.text())
+        else await res.body.text()
+        continue
+      }
+      const body = (await res.body.json()) as { server: string; tag: string }
+      // One configuration per response: an even tag must come from a, an odd one from b.
+      if ((Number(body.tag) % 2 === 0 ? 'a' : 'b') !== body.server) mixed++
+      seen.add(body.tag)
+    }
+  }
+  const clients = Array.from({ length: 20 }, client)
+  let last = 0
+  for (let n = 1; n <= 20; n++) {
+    const valid = n % 4 !== 0
+    writeFileSync(file + '.tmp', version(n, valid))
+    renameSync(file + '.tmp', file)
+    if (valid) last = n
+    // Wait until a valid version is served (invalid ones must never be).
+    if (valid) {
+      for (let i = 0; i < 500 && !seen.has(String(n)); i++) await new Promise((r) => setTimeout(r, 10))
+      t.ok(seen.has(String(n)), `version ${n} served`)
+    } else await new Promise((r) => setTimeout(r, 100))
+  }
+  running = false
+  await Promise.all(clients)
+  t.equal(failed, 0, 'no failed request')
+  t.equal(mixed, 0, 'every response from one configuration')
+  for (const n of [4, 8, 12, 16, 20]) t.notOk(seen.has(String(n)), `invalid version ${n} never served`)
+  t.equal(last, 19)
+})

@@ -2,7 +2,7 @@
 // and a6's `config sync` files (§7.4), read, substituted, validated whole; and a watcher that
 // re-reads a changed file and hands back a new snapshot, or an error while the old one stays.
 import { createHash } from 'node:crypto'
-import { watch as fsWatch, type FSWatcher } from 'node:fs'
+import { readFileSync, watch as fsWatch, type FSWatcher } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { basename, dirname, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
@@ -193,12 +193,13 @@ export function watchConfig(file: string, onChange: (result: WatchResult) => voi
   watcher.on('error', (err) => onChange({ error: err }))
   // The content loaded before watching started is the baseline, so the first event for an
   // identical file does not report a reload.
-  void readFile(path, 'utf8').then(
-    (text) => {
-      lastHash ??= createHash('sha256').update(text).digest('hex')
-    },
-    () => {},
-  )
+  // Read synchronously: read later, it could take an edit made meanwhile for the baseline
+  // and never report that edit.
+  try {
+    lastHash = createHash('sha256').update(readFileSync(path, 'utf8')).digest('hex')
+  } catch {
+    // no file yet: its first appearance is a change
+  }
   return {
     close() {
       state = 'closed'
