@@ -5,6 +5,8 @@ import { compileCheck } from './config/validate.js'
 import type { RouteConfig } from './config/schemas.js'
 import { Route } from './engine/route.js'
 import { PluginRegistry } from './engine/registry.js'
+import type { ConfType } from './engine/pipeline.js'
+import { Gateway, type GatewayOptions, type GatewaySource } from './gateway/gateway.js'
 import { runnerPlugins } from './engine/runner-plugins.js'
 import type { Plugin } from './engine/plugin.js'
 import type { VariableResolver } from './engine/variables.js'
@@ -12,6 +14,7 @@ import { ConfigError, ErrorCode, RunnerStartError } from './errors.js'
 import { toLogger, type Logger } from './logger.js'
 import { connectUnix } from './rpc/connection.js'
 import { RunnerClient } from './rpc/client.js'
+import { MAX_BODY_SIZE } from './rpc/extra-info.js'
 import { RunnerProcess } from './runner/process.js'
 
 /** Start and manage the runner: APISIX's `ext-plugin.cmd`. */
@@ -58,6 +61,12 @@ export interface ExtPluginOptions {
   readonly tokenCacheSize?: number
   /** Largest request or response body held in memory for the runner, in bytes. Default 16 MiB − 1. */
   readonly maxBodySize?: number
+  /** Runner connections open at once; more calls wait (within callTimeout). Default 64. */
+  readonly maxConnections?: number
+  /** Bytes written to the runner and not yet read by it, all connections. Default 32 MiB. */
+  readonly maxQueuedBytes?: number
+  /** ExtraInfo questions a runner may ask in one call. Default 128. */
+  readonly maxExtraInfoRounds?: number
   /** Most header lines (or args) one runner answer may carry; more is a runner failure. Default 1000. */
   readonly maxHeaders?: number
 }
@@ -97,7 +106,10 @@ const checkOptions = compileCheck(
       maxIdleConnections: { type: 'integer', minimum: 0 },
       idleTimeout: positiveInteger,
       tokenCacheSize: positiveInteger,
-      maxBodySize: { type: 'integer', minimum: 0, maximum: 0x7fffffff },
+      maxBodySize: { type: 'integer', minimum: 0 },
+      maxConnections: positiveInteger,
+      maxQueuedBytes: positiveInteger,
+      maxExtraInfoRounds: positiveInteger,
       maxHeaders: positiveInteger,
     },
     additionalProperties: false,
@@ -126,7 +138,15 @@ export class ExtPlugin {
       throw new ConfigError(ErrorCode.INVALID_OPTIONS, 'invalid createExtPlugin options: property "variables" validation failed: expected a function', '/variables')
     }
     this.logger = toLogger(options.logger)
-    this.maxBodySize = options.maxBodySize ?? 0xff_ff_ff
+    if (options.maxBodySize !== undefined && options.maxBodySize > MAX_BODY_SIZE) {
+      // a larger body could be read but never sent: it would fail as 503 instead of 413
+      throw new ConfigError(
+        ErrorCode.INVALID_OPTIONS,
+        `invalid createExtPlugin options: maxBodySize ${options.maxBodySize} is larger than one frame can carry (${MAX_BODY_SIZE} bytes: 16777215 minus the body answer's framing)`,
+        '/maxBodySize',
+      )
+    }
+    this.maxBodySize = options.maxBodySize ?? MAX_BODY_SIZE
     this.variables = options.variables
     this.#connectTimeout = options.connectTimeout ?? 1000
     const runner = options.runner
@@ -153,6 +173,9 @@ export class ExtPlugin {
             idleTimeout: options.idleTimeout,
             confExpireTime: options.confExpireTime,
             tokenCacheSize: options.tokenCacheSize,
+            maxConnections: options.maxConnections,
+            maxQueuedBytes: options.maxQueuedBytes,
+            maxExtraInfoRounds: options.maxExtraInfoRounds,
             logger: this.logger,
           })
     for (const plugin of runnerPlugins({ client: this.client, logger: this.logger, limits: { maxHeaders: options.maxHeaders ?? 1000 } })) this.#registry.register(plugin)
@@ -165,8 +188,22 @@ export class ExtPlugin {
   }
 
   /** Validates and compiles a route configuration (throws ConfigError naming the field). */
-  route(config: RouteConfig): Route {
-    return new Route(this.#registry, config, this.logger)
+  route(config: RouteConfig, confType?: ConfType): Route {
+    return new Route(this.#registry, config, this.logger, confType)
+  }
+
+  /** The registered plugins, for validating a gateway configuration against them. */
+  get plugins(): PluginRegistry {
+    return this.#registry
+  }
+
+  /**
+   * A gateway over APISIX objects (routes, services, upstreams, …): from an apisix.yaml or
+   * JSON file, or from a configuration object of the same shape. Mount it with the adapters'
+   * `gateway()` / `withGateway()`.
+   */
+  gateway(source: GatewaySource, options?: GatewayOptions): Gateway {
+    return new Gateway(this, source, options)
   }
 
   /** Resolves when the runner accepts connections (at once when there is no runner). */
