@@ -1,4 +1,4 @@
-// `npm run example -- [express|koa|http] [--runner ts|go] [--port N]`
+// `npm run example -- [express|koa|http|gateway] [--runner ts|go] [--port N]`
 // Starts one example app with a runner and prints what to try. Ctrl-C stops both.
 import { spawnSync } from 'node:child_process'
 import type { Server } from 'node:http'
@@ -12,7 +12,7 @@ const option = (name: string, fallback: string) => {
   const i = args.indexOf(`--${name}`)
   return i >= 0 && args[i + 1] ? args[i + 1]! : fallback
 }
-const framework = args.find((a) => ['express', 'koa', 'http'].includes(a)) ?? 'express'
+const framework = args.find((a) => ['express', 'koa', 'http', 'gateway'].includes(a)) ?? 'express'
 const runner = option('runner', 'ts')
 const port = Number(option('port', '8080'))
 
@@ -34,6 +34,31 @@ const ext = createExtPlugin({
 await ext.ready()
 const routes = runner === 'go' ? goRunnerRoutes : tsRunnerRoutes
 
+if (framework === 'gateway') {
+  if (runner !== 'ts') throw new Error('the gateway example uses the TypeScript runner')
+  const gateway = (await import('./gateway/app.js')).startGateway(ext, port)
+  gateway.server.once('listening', () => {
+    const base = `http://localhost:${port}`
+    console.log(`gateway example on ${base}: examples/gateway/apisix.yaml (edit it: it reloads), TypeScript runner (pid ${ext.process?.pid}). Try:
+
+  curl -i ${base}/index.html                              # proxied to upstream a; the global rule redacts the card number
+  curl -i ${base}/api/orders                              # the plugin config's auth answers 401 (Stop)
+  curl -i -H 'x-api-key: s3cret' ${base}/api/orders       # the service rewrites to /v1/orders, balanced over a and b
+  curl -i '${base}/echo?name=you'                         # the runner answers with what it saw
+  curl -i ${base}/nothing                                 # {"error_msg":"404 Route Not Found"}
+
+Ctrl-C stops the gateway, the upstreams and the runner.`)
+  })
+  process.once('SIGINT', async () => {
+    await gateway.close()
+    await ext.close()
+    process.exit(0)
+  })
+} else {
+  await startApp()
+}
+
+async function startApp(): Promise<void> {
 let server: Server
 if (framework === 'koa') server = (await import('./koa/app.js')).createApp(ext, routes).listen(port)
 else if (framework === 'http') server = (await import('./http/app.js')).createServer(ext, routes).listen(port)
@@ -56,3 +81,4 @@ process.once('SIGINT', async () => {
   await ext.close()
   process.exit(0)
 })
+}
