@@ -455,8 +455,8 @@ t.test('HTTPReqCall fields', async (t) => {
     return reqCalls(mock)[0]!
   }
   const first = await send({})
-  t.strictSame({ id: first.id, confToken: first.confToken }, { id: 0, confToken: 1 }, 'the first call has id 0 and the first token')
-  t.equal((await send({})).id, 1, 'ids count up')
+  t.strictSame({ id: first.id, confToken: first.confToken }, { id: 1, confToken: 1 }, 'the first call has id 1 (never 0: the Python runner rejects it) and the first token')
+  t.equal((await send({})).id, 2, 'ids count up')
 
   const addresses: Array<[string, number[]]> = [
     ['127.0.0.1', [127, 0, 0, 1]],

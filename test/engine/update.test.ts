@@ -15,10 +15,10 @@ import { pairs, prepareConfs, prepareKey, recordingLogger, serve } from './suppo
 const PRE = 'ext-plugin-pre-req'
 const POST = 'ext-plugin-post-req'
 
-async function setup(t: Test, handlers: MockHandlers = {}, plugins: Array<Plugin<unknown, unknown>> = []) {
+async function setup(t: Test, handlers: MockHandlers = {}, plugins: Array<Plugin<unknown, unknown>> = [], maxConnections?: number) {
   const mock = await MockRunner.start(handlers)
   const log = recordingLogger()
-  const ext = createExtPlugin({ runner: { socket: mock.path }, logger: log.logger, plugins })
+  const ext = createExtPlugin({ runner: { socket: mock.path }, logger: log.logger, plugins, maxConnections })
   t.teardown(async () => {
     await ext.close()
     await mock.close()
@@ -112,8 +112,8 @@ t.test("in-process plugins' prepare: once per version, with the route's context"
   route.update({ plugins: { prep: { a: 2 } } })
   for (let i = 0; i < 5; i++) await serve(route.pipeline, exchangeOf(), log.logger)
   t.strictSame(contexts, [
-    { routeId: 'p', version: 1, contentHash: contentHash({ a: 1 }) },
-    { routeId: 'p', version: 2, contentHash: contentHash({ a: 2 }) },
+    { confType: 'route', routeId: 'p', version: 1, contentHash: contentHash({ a: 1 }) },
+    { confType: 'route', routeId: 'p', version: 2, contentHash: contentHash({ a: 2 }) },
   ])
   t.not(contentHash({ a: 1 }), contentHash({ a: 2 }))
   t.equal(contentHash({ a: 1 }), contentHash({ a: 1 }), 'stable for the same content')
@@ -142,7 +142,7 @@ t.test('100 requests in flight while the route is updated: each finishes on its 
       }
       call.raw(P.encodeHTTPReqCallResponse({ id: 0, action: undefined }))
     },
-  })
+  }, [], 128) // 100 calls held at the runner at once: above the default maxConnections (64)
   const route = ext.route({ id: 'busy', plugins: { [PRE]: confA, [POST]: confA } })
   const start = (name: string) => serve(route.pipeline, exchangeOf({ headers: [['Host', 'h'], ['X-Req', name]] }), log.logger)
 
