@@ -11,7 +11,17 @@ import { validateConfig, type ValidateOptions } from './config/validate.js'
 import { globalPlugins, mergeRoute, stableStringify, type MergedRoute } from './merge.js'
 import { createRouter, type Router } from './router/router.js'
 import { parseConfigText, watchConfig, type ConfigWatcher, type WatchResult } from './source/file.js'
+import { keyAuthPlugin } from './plugins/key-auth.js'
 import { Upstream } from './upstream/upstream.js'
+import type { Exchange } from '../engine/exchange.js'
+
+/** The state each request runs on, for in-process plugins that read it (key-auth's consumers). */
+const requestStates = new WeakMap<Exchange, GatewayState>()
+
+/** Binds a request to the state it runs on (the gateway's request handler calls it). */
+export function bindRequest(exchange: Exchange, state: GatewayState): void {
+  requestStates.set(exchange, state)
+}
 
 /** A path to an apisix.yaml / JSON file, or a configuration object of the same shape. */
 export type GatewaySource = string | Readonly<Record<string, unknown>>
@@ -58,6 +68,11 @@ export class Gateway {
     this.#ext = ext
     this.#options = options
     this.#file = typeof source === 'string' ? source : undefined
+    // key-auth identifies consumers from the configuration the request runs on; an
+    // application may register its own auth plugin under that name instead.
+    if (ext.plugins.get('key-auth') === undefined) {
+      ext.register(keyAuthPlugin({ snapshotOf: (exchange) => requestStates.get(exchange)?.snapshot }))
+    }
     this.#state = this.#build(typeof source === 'string' ? this.#readFile(source) : this.#validate(source), undefined)
     if (options.watch === true && this.#file !== undefined) {
       this.#watcher = watchConfig(this.#file, (result) => this.#onFileChange(result), { ...this.#validation(), debounce: options.debounce })

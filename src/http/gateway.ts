@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline } from 'node:stream'
 import { resolveVariable } from '../engine/variables.js'
-import type { Gateway, GatewayRoute, GatewayState } from '../gateway/gateway.js'
+import { bindRequest, type Gateway, type GatewayRoute, type GatewayState } from '../gateway/gateway.js'
 import { hashKeyFor } from '../gateway/upstream/hash-key.js'
 import { proxyRequest } from '../gateway/upstream/proxy.js'
 import type { Exchange } from '../engine/exchange.js'
@@ -41,6 +41,7 @@ async function runOn(
 ): Promise<GatewayOutcome> {
   const ext = gateway.ext
   const exchange = requestExchange(ext, req, originalUrl, bodyHolder)
+  bindRequest(exchange, state)
   const matched = state.router.match({
     method: exchange.method,
     host: exchange.headers.get('host'),

@@ -347,3 +347,24 @@ t.test('watch: the file rewritten 20 times under load, valid and invalid version
   for (const n of [4, 8, 12, 16, 20]) t.notOk(seen.has(String(n)), `invalid version ${n} never served`)
   t.equal(last, 19)
 })
+
+t.test('key-auth identifies consumers from the configuration (APISIX messages)', async (t) => {
+  const gw = ext.gateway({
+    consumers: [{ username: 'alice', plugins: { 'key-auth': { key: 'alice-key' } } }],
+    routes: [{ id: 'k', uri: '/k', plugins: { 'key-auth': {} }, upstream: { nodes: { [`127.0.0.1:${a.port}`]: 1 } } }],
+  })
+  const server = await listen(withGateway(gw))
+  t.teardown(async () => {
+    await server.close()
+    await gw.close()
+  })
+  const missing = await request(`${server.url}/k`)
+  t.equal(missing.statusCode, 401)
+  t.match(await missing.body.text(), /Missing API key in request/)
+  const wrong = await request(`${server.url}/k`, { headers: { apikey: 'nope' } })
+  t.equal(wrong.statusCode, 401)
+  t.match(await wrong.body.text(), /Invalid API key in request/)
+  const ok = await request(`${server.url}/k`, { headers: { apikey: 'alice-key' } })
+  t.equal(ok.statusCode, 200)
+  t.equal(((await ok.body.json()) as { server: string }).server, 'a')
+})
