@@ -45,6 +45,7 @@ if (framework === 'gateway') {
   curl -i ${base}/api/orders                              # the plugin config's auth answers 401 (Stop)
   curl -i -H 'x-api-key: s3cret' ${base}/api/orders       # the service rewrites to /v1/orders, balanced over a and b
   curl -i '${base}/echo?name=you'                         # the runner answers with what it saw
+  curl -i -H 'apikey: alice-secret' ${base}/private       # key-auth: the consumer alice (without the key: 401)
   curl -i ${base}/nothing                                 # {"error_msg":"404 Route Not Found"}
 
 Ctrl-C stops the gateway, the upstreams and the runner.`)
