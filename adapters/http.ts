@@ -1,4 +1,5 @@
 // node:http and node:https: `http.createServer(withExtPlugin(ext, route, handler))`.
+import { errorFields } from '../src/logger.js'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { RouteConfig } from '../src/config/schemas.js'
 import { Route } from '../src/engine/route.js'
@@ -21,7 +22,7 @@ export function withExtPlugin(ext: ExtPlugin, route: RouteConfig | Route, handle
     runMount(ext, mounted, req, res)
       .then((proceed) => (proceed ? handler(req, res) : undefined))
       .catch((err: unknown) => {
-        ext.logger.error(`request failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+        ext.logger.error({ method: req.method, url: req.url, ...errorFields(err) }, `request failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
         if (!res.headersSent) {
           res.statusCode = 500
           res.end()
@@ -48,7 +49,7 @@ export function withGateway(gw: Gateway, fallback?: RequestListener): (req: Inco
         res.end(ROUTE_NOT_FOUND)
       })
       .catch((err: unknown) => {
-        gw.ext.logger.error(`request failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+        gw.ext.logger.error({ method: req.method, url: req.url, ...errorFields(err) }, `request failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
         if (!res.headersSent) {
           res.statusCode = 500
           res.end()

@@ -69,7 +69,7 @@ export function compilePipeline(
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err
       if (meta.disable !== true) throw atPath(err, `/plugins/${name}`)
-      logger.warn(`failed to check the configuration of disabled plugin ${name}, accepting it anyway`)
+      logger.warn({ plugin: name }, `failed to check the configuration of disabled plugin ${name}, accepting it anyway`)
     }
     if (meta.disable === true) continue
     let filter: CompiledFilter | undefined

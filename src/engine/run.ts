@@ -1,7 +1,7 @@
 // Runs a pipeline's phases over an exchange (design.md "Phases"): rewrite, access, then,
 // once the application has answered, response. Within a phase plugins run in descending
 // priority; a handler that returns a response ends the request there.
-import type { Logger } from '../logger.js'
+import { errorFields, type Logger } from '../logger.js'
 import { withErrorPage } from './error-page.js'
 import type { Exchange } from './exchange.js'
 import type { PluginInstance, Pipeline } from './pipeline.js'
@@ -61,13 +61,13 @@ async function invoke(
     result = await instance.plugin[phase]!(instance.conf, exchange)
   } catch (err) {
     // A plugin that throws is a bug, as a Lua runtime error is in APISIX: 500, no error_response.
-    logger.error(`plugin ${instance.name} failed in the ${phase} phase: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
+    logger.error({ plugin: instance.name, phase, method: exchange.method, url: exchange.requestUri, ...errorFields(err) }, `plugin ${instance.name} failed in the ${phase} phase: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
     return withErrorPage(toFinalResponse({ status: 500 }))
   }
   if (result === undefined || result === null) return undefined
   const response = toFinalResponse(result)
   if (response.status >= 400) {
-    logger.warn(`${instance.name} exits with http status code ${response.status}`)
+    logger.warn({ plugin: instance.name, phase, method: exchange.method, url: exchange.requestUri, status: response.status }, `${instance.name} exits with http status code ${response.status}`)
     if (instance.errorResponse !== undefined) response.body = instance.errorResponse
   }
   return withErrorPage(response)
@@ -83,7 +83,7 @@ async function admitted(instance: PluginInstance, exchange: Exchange, logger: Lo
     verdict = instance.filter.evaluate((name) => exchange.variable(name))
   } catch (err) {
     // APISIX runs the plugin when its filter cannot be evaluated.
-    logger.warn(`failed to run the 'vars' expression: ${err instanceof Error ? err.message : String(err)}`)
+    logger.warn({ plugin: instance.name, method: exchange.method, url: exchange.requestUri, ...errorFields(err) }, `failed to run the 'vars' expression: ${err instanceof Error ? err.message : String(err)}`)
     verdict = true
   }
   verdicts.set(instance, verdict)

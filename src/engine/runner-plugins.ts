@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import { ErrorCode, ExtPluginError } from '../errors.js'
 import { parseIPv4, parseIPv6 } from '../expr/ip.js'
-import type { Logger } from '../logger.js'
+import { errorFields, type Logger } from '../logger.js'
 import { methodCode, utf8ToBinary, type TextEntry } from '../protocol/index.js'
 import type { RunnerClient, RunnerConf } from '../rpc/client.js'
 import type { ExtraInfoSource } from '../rpc/extra-info.js'
@@ -52,11 +52,12 @@ export function runnerPlugins(access: RunnerAccess): Array<Plugin<ExtPluginConf,
 
   const onFailure = (conf: PreparedRunnerConf, err: unknown): PluginResponse | undefined => {
     const { logger } = access
-    logger.error(err instanceof Error ? err.message : String(err))
+    logger.error({ key: conf.runner.key, ...errorFields(err) }, err instanceof Error ? err.message : String(err))
     // The runner wanted a body we will not hold: the client's request is at fault, not the runner.
     if ((err as ExtPluginError).code === ErrorCode.BODY_TOO_LARGE) return PAYLOAD_TOO_LARGE
     if (!conf.allowDegradation) return SERVICE_UNAVAILABLE
     logger.warn(
+      { key: conf.runner.key, code: (err as ExtPluginError).code },
       (err as ExtPluginError).code === ErrorCode.CONF_TOKEN_NOT_FOUND
         ? 'Plugin Runner is wrong after 3 times retry, allow degradation'
         : 'Plugin Runner is wrong, allow degradation',
@@ -148,7 +149,7 @@ function extraInfoOf(exchange: Exchange, logger: Logger, responsePhase: boolean)
     requestBody: () => exchange.body.read(),
     responseBody: () => {
       if (responsePhase) return exchange.response?.body
-      logger.error('failed to read response body: not exits')
+      logger.error({ method: exchange.method, url: exchange.requestUri }, 'failed to read response body: not exits')
       return undefined
     },
   }

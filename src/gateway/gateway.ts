@@ -2,6 +2,7 @@
 // router, each route's merged plugins as an engine Route, global rules, upstreams with their
 // pools), swapped whole on every change. A request reads `gateway.state` once and finishes
 // on that state, so a reload never mixes two configurations inside one request.
+import { errorFields } from '../logger.js'
 import { readFileSync } from 'node:fs'
 import { ConfigError, ErrorCode } from '../errors.js'
 import type { Route } from '../engine/route.js'
@@ -200,10 +201,10 @@ export class Gateway {
     try {
       if (result.error !== undefined) throw result.error
       this.#swap(this.#build(result.snapshot, this.#state))
-      this.#ext.logger.info(`reloaded ${this.#file}`)
+      this.#ext.logger.info({ file: this.#file }, `reloaded ${this.#file}`)
     } catch (err) {
       // The running configuration stays: a half-written or invalid file loses nothing.
-      this.#ext.logger.error(`${err instanceof Error ? err.message : String(err)}; keeping the running configuration`)
+      this.#ext.logger.error({ file: this.#file, ...errorFields(err) }, `${err instanceof Error ? err.message : String(err)}; keeping the running configuration`)
     }
   }
 }

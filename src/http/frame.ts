@@ -6,7 +6,7 @@
 import type { ServerResponse } from 'node:http'
 import { FRAMING_HEADERS } from '../engine/apply-actions.js'
 import type { HeaderList } from '../engine/headers.js'
-import type { Logger } from '../logger.js'
+import { errorFields, type Logger } from '../logger.js'
 
 export interface FrameOptions {
   readonly isHead: boolean
@@ -33,7 +33,7 @@ export function frameResponse(
 ): void {
   if (res.headersSent || res.destroyed) return options.onEnd?.()
   if (!Number.isInteger(status) || status < 200 || status > 599) {
-    logger.error(`refused to send status ${status}: not a final status (200-599); sending 500`)
+    logger.error({ status }, `refused to send status ${status}: not a final status (200-599); sending 500`)
     status = 500
     body = undefined
   }
@@ -56,7 +56,7 @@ export function frameResponse(
       try {
         res.setHeader(name, values.length === 1 ? values[0]! : values)
       } catch (err) {
-        logger.error(`dropped invalid response header ${JSON.stringify(name)}: ${(err as Error).message}`)
+        logger.error({ header: name }, `dropped invalid response header ${JSON.stringify(name)}: ${(err as Error).message}`)
       }
     }
     if (close) res.setHeader('connection', 'close')
@@ -68,7 +68,7 @@ export function frameResponse(
     res.statusCode = status
     res.end(bodiless || options.isHead ? undefined : body, options.onEnd)
   } catch (err) {
-    logger.error(`response could not be written: ${(err as Error).message}`)
+    logger.error(errorFields(err), `response could not be written: ${(err as Error).message}`)
     res.destroy()
     options.onEnd?.()
   }

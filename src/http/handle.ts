@@ -4,6 +4,8 @@
 // router's); they share one Exchange, so later mounts see earlier rewrites, and one
 // response capture, so the response phases run once the application answered, in mount
 // order (global first, as APISIX runs global rules first).
+import { ErrorCode } from '../errors.js'
+import { errorFields } from '../logger.js'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import { Exchange } from '../engine/exchange.js'
@@ -60,11 +62,11 @@ export async function runMount(
       // Nothing here may reject unobserved: an unhandled rejection would end the process.
       (captured) =>
         finishResponse(ext, state, req, res, captured).catch((err: unknown) => {
-          ext.logger.error(`response phase failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+          ext.logger.error({ phase: 'response', method: exchange.method, url: exchange.requestUri, ...errorFields(err) }, `response phase failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
           res.destroy()
         }),
       () => {
-        ext.logger.warn(`response body larger than maxBodySize (${ext.maxBodySize} bytes): response phase skipped`)
+        ext.logger.warn({ phase: 'response', method: exchange.method, url: exchange.requestUri, code: ErrorCode.BODY_TOO_LARGE }, `response body larger than maxBodySize (${ext.maxBodySize} bytes): response phase skipped`)
         hookResponseHeaders(res, exchange, ext.logger)
       },
     )
@@ -73,7 +75,7 @@ export async function runMount(
   try {
     stop = await runRequestPhases(pipeline, exchange, ext.logger)
   } catch (err) {
-    ext.logger.error(`request phases failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+    ext.logger.error({ method: req.method, url: req.url, ...errorFields(err) }, `request phases failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
     stop = withErrorPage({ status: 500, headers: new HeaderList(), body: undefined })
   }
   if (stop !== undefined) {
@@ -171,7 +173,7 @@ async function responsePhases(ext: ExtPlugin, state: RequestState, response: Fin
     try {
       await runResponsePhase(pipeline, exchange, ext.logger, state.stopped)
     } catch (err) {
-      ext.logger.error(`response phase failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+      ext.logger.error({ phase: 'response', method: exchange.method, url: exchange.requestUri, ...errorFields(err) }, `response phase failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
     }
   }
   return exchange.response

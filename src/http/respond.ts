@@ -44,7 +44,7 @@ export function hookResponseHeaders(res: ServerResponse, exchange: Exchange, log
     const list = responseHeaderList(this)
     applyResponsePatches(list, exchange)
     for (const name of this.getHeaderNames()) this.removeHeader(name)
-    setHeaders(this, list, (name, err) => logger.error(`dropped invalid response header ${JSON.stringify(name)}: ${err.message}`))
+    setHeaders(this, list, (name, err) => logger.error({ header: name }, `dropped invalid response header ${JSON.stringify(name)}: ${err.message}`))
     const args = [status, reason, headers].filter((a) => a !== undefined)
     return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args)
   } as ServerResponse['writeHead']

@@ -184,7 +184,7 @@ export class RunnerClient {
     const shared = settings?.timeout === undefined ? undefined : { timeout: settings.timeout }
     const frame = encodeFor(MessageType.RPC_PREPARE_CONF, () => encodePrepareConfRequest({ key: conf.key, conf: conf.conf }))
     const { confToken } = await this.#exchange(MessageType.RPC_PREPARE_CONF, frame, undefined, shared, decodePrepareConfResponse, -1)
-    this.#logger.info('successfully obtained conf token.')
+    this.#logger.info({ key: conf.key }, 'successfully obtained conf token.')
     return confToken
   }
 
@@ -213,7 +213,7 @@ export class RunnerClient {
         } catch (err) {
           if ((err as ExtPluginError).code !== ErrorCode.CONF_TOKEN_NOT_FOUND) throw err
           lastError = err
-          this.#logger.warn('refresh cache and try again')
+          this.#logger.warn({ key: conf.key, code: ErrorCode.CONF_TOKEN_NOT_FOUND }, 'refresh cache and try again')
           this.flushTokens()
         }
       }
@@ -253,7 +253,7 @@ export class RunnerClient {
         if (replyId !== 0 && replyId !== id) {
           connection.destroy()
           const err = new RpcError(ErrorCode.CALL_ID_MISMATCH, 'receive', messageTypeName(rpc), `reply for call id ${replyId}, expected ${id}`)
-          this.#logger.error(err.message)
+          this.#logger.error({ code: err.code }, err.message)
           throw err
         }
         // PrepareConf is rare; its connection is not kept, which also keeps a runner that

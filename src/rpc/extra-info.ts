@@ -3,7 +3,7 @@
 // does for an unreadable body, and the call goes on; except for a body over the size
 // limit, which ends the call with BODY_TOO_LARGE (the gateway answers 413, as nginx does).
 import { ErrorCode, ExtPluginError } from '../errors.js'
-import type { Logger } from '../logger.js'
+import { errorFields, type Logger } from '../logger.js'
 import { Info, MAX_PAYLOAD_LENGTH, encodeExtraInfoResponse, type DecodedExtraInfoRequest, type WireText } from '../protocol/index.js'
 
 /**
@@ -41,7 +41,7 @@ export function answerQuestion(source: ExtraInfoSource, question: DecodedExtraIn
     if (err instanceof ExtPluginError && err.code === ErrorCode.BODY_TOO_LARGE) throw err
     const what =
       question.kind === Info.Var ? `variable ${question.name}` : question.kind === Info.ReqBody ? 'request body' : 'response body'
-    logger.error(`failed to read ${what}: ${err instanceof Error ? err.message : String(err)}`)
+    logger.error(errorFields(err), `failed to read ${what}: ${err instanceof Error ? err.message : String(err)}`)
     return absent()
   }
   let value: MaybePromise<WireText | undefined>

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module'
 import { isAbsolute, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs as parseArgv } from 'node:util'
-import type { Logger } from '../logger.js'
+import type { LogFields, Logger } from '../logger.js'
 import { describe } from './confs.js'
 import { createRunner, type Runner } from './runner.js'
 import type { RunnerPlugin, RunnerPlugins } from './types.js'
@@ -70,8 +70,20 @@ const STOP_GRACE_MS = 800
 export function stderrLogger(level: Level, write: (text: string) => void): Logger {
   const min = LEVELS.indexOf(level)
   const at = (l: Level) =>
-    LEVELS.indexOf(l) < min ? () => {} : (message: string) => write(`${new Date().toISOString()} ${l.toUpperCase()} ${message}\n`)
+    LEVELS.indexOf(l) < min
+      ? () => {}
+      : (fields: LogFields, message: string) => write(`${new Date().toISOString()} ${l.toUpperCase()} ${message}${formatFields(fields)}\n`)
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+}
+
+/** ` key=value` pairs after the message; an Error shows its message. */
+function formatFields(fields: LogFields): string {
+  let text = ''
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue
+    text += ` ${key}=${value instanceof Error ? JSON.stringify(value.message) : JSON.stringify(value)}`
+  }
+  return text
 }
 
 export interface CliArgs {
@@ -248,7 +260,7 @@ export async function runCli(argv: readonly string[], host: CliHost): Promise<Ru
       process.exit(0)
     }
     stopping = true
-    logger.info(`received ${signal}, closing`)
+    logger.info({ signal }, `received ${signal}, closing`)
     const grace = new Promise<void>((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref())
     void Promise.race([runner.close(), grace]).then(() => {
       runner.destroy()

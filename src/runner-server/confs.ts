@@ -82,7 +82,7 @@ export class ConfStore {
       const plugin = plugins.get(name)
       if (plugin === undefined) {
         if (this.#strict) throw new Error(`strict: can't find plugin ${name}; failing the PrepareConf`)
-        logger.warn(`can't find plugin ${name}, skip`)
+        logger.warn({ plugin: name }, `can't find plugin ${name}, skip`)
         continue
       }
       const value = binaryToUtf8(entry.value ?? '')
@@ -92,7 +92,7 @@ export class ConfStore {
       } catch (err) {
         // The value itself is not logged: confs carry secrets.
         if (this.#strict) throw new Error(`strict: failed to parse the configuration of plugin ${name}: ${secretFree(err)}`)
-        logger.error(`failed to parse the configuration of plugin ${name}, skip it: ${describe(err)}`)
+        logger.error({ plugin: name }, `failed to parse the configuration of plugin ${name}, skip it: ${describe(err)}`)
       }
     }
 
@@ -103,7 +103,7 @@ export class ConfStore {
     const size = confBytes(request)
     if (this.#maxBytes !== undefined && size > this.#maxBytes) {
       // Not kept: the gateway's call gets CONF_TOKEN_NOT_FOUND and it fails after its retries.
-      logger.warn(`a conf of ${size} bytes is larger than maxConfBytes ${this.#maxBytes}: not kept`)
+      logger.warn({ size }, `a conf of ${size} bytes is larger than maxConfBytes ${this.#maxBytes}: not kept`)
     }
     this.#tokens.set(token, prepared, { size })
     if (typeof key === 'string' && key !== '') this.#keys.set(key, token)

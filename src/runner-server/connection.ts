@@ -161,7 +161,7 @@ export class RunnerConnection implements ExtraInfoChannel {
     this.#reader = new FrameReader((type, payload) => this.#onFrame({ type, payload }))
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('end', () => this.#onEnd())
-    socket.on('error', (err) => this.#logger.debug(`connection error: ${err.message}`))
+    socket.on('error', (err) => this.#logger.debug({ err }, `connection error: ${err.message}`))
     socket.on('close', () => this.#onClose())
   }
 
@@ -202,7 +202,7 @@ export class RunnerConnection implements ExtraInfoChannel {
     this.#stopIdleTimer()
     const oversized = this.#guard.scan(chunk, this.#limits.maxFrameSize)
     if (oversized !== undefined) {
-      this.#logger.warn(`a frame header announces ${oversized} bytes, over maxFrameSize ${this.#limits.maxFrameSize}: closing the connection`)
+      this.#logger.warn({ size: oversized }, `a frame header announces ${oversized} bytes, over maxFrameSize ${this.#limits.maxFrameSize}: closing the connection`)
       this.#drop()
       return
     }
@@ -218,7 +218,7 @@ export class RunnerConnection implements ExtraInfoChannel {
       return
     }
     this.#frameTimer ??= setTimeout(() => {
-      this.#logger.warn(`a frame did not arrive within frameTimeout ${this.#limits.frameTimeout} ms (${this.#reader.incomplete() ?? 'partial'}): closing the connection`)
+      this.#logger.warn({}, `a frame did not arrive within frameTimeout ${this.#limits.frameTimeout} ms (${this.#reader.incomplete() ?? 'partial'}): closing the connection`)
       this.#drop()
     }, this.#limits.frameTimeout)
   }
@@ -227,7 +227,7 @@ export class RunnerConnection implements ExtraInfoChannel {
     // Bytes already in (a half-received frame) are the frame timer's concern.
     if (this.#closed || this.#guard.partial) return
     this.#idleTimer ??= setTimeout(() => {
-      this.#logger.info(`connection idle for ${this.#limits.idleTimeout} ms: closing it`)
+      this.#logger.info({}, `connection idle for ${this.#limits.idleTimeout} ms: closing it`)
       this.#drop()
     }, this.#limits.idleTimeout)
   }
@@ -276,7 +276,7 @@ export class RunnerConnection implements ExtraInfoChannel {
   #onEnd(): void {
     if (this.#eof) return
     const partial = this.#reader.incomplete()
-    if (partial !== undefined) this.#logger.warn(`the gateway closed the connection mid-frame (${partial})`)
+    if (partial !== undefined) this.#logger.warn({}, `the gateway closed the connection mid-frame (${partial})`)
     this.#eof = true
     const waiter = this.#waiter
     this.#waiter = undefined
@@ -291,7 +291,7 @@ export class RunnerConnection implements ExtraInfoChannel {
     this.#reader.reset()
     this.#queue.length = 0
     if (this.#call !== undefined) {
-      this.#logger.warn(`call ${this.#call.id}: the gateway closed the connection before the reply`)
+      this.#logger.warn({ call: this.#call.id }, `call ${this.#call.id}: the gateway closed the connection before the reply`)
       this.#call.abort('the gateway closed the connection')
     }
     this.#abandon?.()
@@ -337,7 +337,7 @@ export class RunnerConnection implements ExtraInfoChannel {
 
   /** The reply frame for one request frame; undefined when there is no one to reply to. */
   async #serve({ type, payload }: Frame): Promise<Buffer | undefined> {
-    this.#logger.debug(`receive rpc type: ${type} data length: ${payload.length}`)
+    this.#logger.debug({ type }, `receive rpc type: ${type} data length: ${payload.length}`)
     try {
       switch (type) {
         case MessageType.RPC_PREPARE_CONF:
@@ -347,7 +347,7 @@ export class RunnerConnection implements ExtraInfoChannel {
         case MessageType.RPC_HTTP_RESP_CALL:
           return await this.#httpRespCall(payload)
         default:
-          this.#logger.warn(`unknown rpc type: ${type}`)
+          this.#logger.warn({ type }, `unknown rpc type: ${type}`)
           return encodeErrResponse({ code: ErrCode.BAD_REQUEST })
       }
     } catch (err) {
@@ -359,23 +359,23 @@ export class RunnerConnection implements ExtraInfoChannel {
     const rpc = messageTypeName(type)
     const cause = err instanceof PluginFailed ? err.cause : err
     if (this.#closed) {
-      this.#logger.debug(`${rpc}: ${describe(err)} (the connection is closed, no reply)`)
+      this.#logger.debug({ rpc }, `${rpc}: ${describe(err)} (the connection is closed, no reply)`)
       return undefined
     }
     if (cause instanceof CallClosedError) {
-      this.#logger.warn(`${rpc}: ${describe(err)}`)
+      this.#logger.warn({ rpc }, `${rpc}: ${describe(err)}`)
       return encodeErrResponse({ code: ErrCode.SERVICE_UNAVAILABLE })
     }
     if (err instanceof TokenNotFound) {
-      this.#logger.warn(`${rpc}: ${err.message}`)
+      this.#logger.warn({ rpc }, `${rpc}: ${err.message}`)
       return encodeErrResponse({ code: ErrCode.CONF_TOKEN_NOT_FOUND })
     }
     if (cause instanceof BadMessage) {
-      this.#logger.warn(`${rpc}: malformed message: ${cause.message}`)
+      this.#logger.warn({ rpc }, `${rpc}: malformed message: ${cause.message}`)
       return encodeErrResponse({ code: ErrCode.BAD_REQUEST })
     }
     const stack = cause instanceof Error && cause.stack ? `\n${cause.stack}` : ''
-    this.#logger.error(`${rpc}: ${describe(err)}${stack}`)
+    this.#logger.error({ rpc }, `${rpc}: ${describe(err)}${stack}`)
     return encodeErrResponse({ code: ErrCode.SERVICE_UNAVAILABLE })
   }
 

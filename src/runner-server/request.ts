@@ -65,7 +65,7 @@ export class RunnerRequestImpl implements RunnerRequest {
   setBody(body: BodyInput): void {
     const bytes = toBuffer(body)
     if (bytes.length === 0) {
-      this.#logger.warn(`call ${this.id}: an empty request body cannot be sent (it means "keep the body"); ignored`)
+      this.#logger.warn({ call: this.id }, `call ${this.id}: an empty request body cannot be sent (it means "keep the body"); ignored`)
       return
     }
     this.#body = bytes

@@ -157,9 +157,9 @@ class RunnerServer implements Runner, ConnectionHost {
       throw new RunnerStartError(`failed to listen on unix:${path}: ${describe(err)}`, undefined, err)
     }
     this.#path = path
-    server.on('error', (err) => this.logger.error(`server error: ${err.message}`))
+    server.on('error', (err) => this.logger.error({ err }, `server error: ${err.message}`))
     const names = [...this.plugins.keys()].join(', ')
-    this.logger.info(`listening on unix:${path} (conf expire time ${expire} s; plugins: ${names})`)
+    this.logger.info({ socket: path }, `listening on unix:${path} (conf expire time ${expire} s; plugins: ${names})`)
   }
 
   close(): Promise<void> {
@@ -175,7 +175,7 @@ class RunnerServer implements Runner, ConnectionHost {
     await Promise.all([...this.#connections].map((c) => c.done))
     await closed
     this.#finish()
-    this.logger.info('closed')
+    this.logger.info({}, 'closed')
   }
 
   destroy(): void {
@@ -199,14 +199,14 @@ class RunnerServer implements Runner, ConnectionHost {
     }
     const connection = new RunnerConnection(socket, this)
     this.#connections.add(connection)
-    this.logger.debug('gateway connected')
+    this.logger.debug({}, 'gateway connected')
     void connection.done.then(() => {
       this.#connections.delete(connection)
-      this.logger.debug('gateway disconnected')
+      this.logger.debug({}, 'gateway disconnected')
     })
     connection.run().catch((err: unknown) => {
       // run() handles every call's failure itself; this is a bug, not a gateway problem.
-      this.logger.error(`connection failed: ${describe(err)}`)
+      this.logger.error({}, `connection failed: ${describe(err)}`)
       connection.destroy()
     })
   }

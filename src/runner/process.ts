@@ -209,8 +209,8 @@ export class RunnerProcess {
         log(`runner: ${line}`)
       })
     }
-    forward(child.stdout, (line) => this.#logger.info(line))
-    forward(child.stderr, (line) => this.#logger.warn(line))
+    forward(child.stdout, (line) => this.#logger.info({ pid: child.pid }, line))
+    forward(child.stderr, (line) => this.#logger.warn({ pid: child.pid }, line))
   }
 
   #outputTail(): string {
@@ -222,16 +222,16 @@ export class RunnerProcess {
     this.#watcher.watch(0)
     if (this.#closing !== undefined) return
     if (code !== 0 || signal !== null) {
-      this.#logger.warn(`runner exited with reason: ${signal ? 'signal' : 'exit'}, status: ${signal ?? code}`)
+      this.#logger.warn({ pid: child.pid, code, signal }, `runner exited with reason: ${signal ? 'signal' : 'exit'}, status: ${signal ?? code}`)
     }
     this.#options.onExit?.({ code, signal })
     const delay = this.#respawnDelay()
-    this.#logger.warn(`respawn runner ${delay / 1000} seconds later with cmd: ${JSON.stringify(this.#options.cmd)}`)
+    this.#logger.warn({ delay, cmd: this.#options.cmd }, `respawn runner ${delay / 1000} seconds later with cmd: ${JSON.stringify(this.#options.cmd)}`)
     this.#setReady(new Promise<void>((resolve, reject) => (this.#pendingRespawn = { resolve, reject })))
     this.#respawnTimer = setTimeout(() => {
       const pending = this.#pendingRespawn!
       this.#pendingRespawn = undefined
-      this.#logger.warn('respawning new runner...')
+      this.#logger.warn({}, 'respawning new runner...')
       const next = this.#spawn()
       this.#setReady(next)
       next.then(pending.resolve, pending.reject)
@@ -253,7 +253,7 @@ export class RunnerProcess {
     this.#cancelRespawn()
     const child = this.#child
     if (child !== undefined && child.exitCode === null && child.signalCode === null) {
-      this.#logger.info(`terminate runner ${child.pid} with SIGTERM`)
+      this.#logger.info({ pid: child.pid }, `terminate runner ${child.pid} with SIGTERM`)
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
       // Someone awaits close(): the wait for the exit must keep Node alive, or code after
       // `await close()` never runs once the grace timer has fired.
@@ -262,7 +262,7 @@ export class RunnerProcess {
       const grace = this.#options.stopTimeout ?? 1000
       const graceful = await Promise.race([exited.then(() => true), sleep(grace, false)])
       if (!graceful) {
-        this.#logger.warn(`runner ${child.pid} ignored SIGTERM for ${grace} ms: SIGKILL`)
+        this.#logger.warn({ pid: child.pid }, `runner ${child.pid} ignored SIGTERM for ${grace} ms: SIGKILL`)
         signalGroup(child, 'SIGKILL')
         await exited
       }

@@ -37,7 +37,7 @@ import {
 } from './servers.js'
 
 const logs: string[] = []
-const keep = (level: string) => (message: string) => {
+const keep = (level: string) => (_fields: unknown, message: string) => {
   logs.push(`${level}: ${message}`)
   if (process.env.E2E_LOG === '1') console.error(`${level}: ${message}`)
 }

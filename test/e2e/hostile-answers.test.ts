@@ -17,7 +17,7 @@ const unhandled: unknown[] = []
 process.on('unhandledRejection', (err) => unhandled.push(err))
 
 const logs: string[] = []
-const logger = { debug: () => {}, info: () => {}, warn: (m: string) => logs.push(m), error: (m: string) => logs.push(m) }
+const logger = { debug: () => {}, info: () => {}, warn: (_f: unknown, m: string) => logs.push(m), error: (_f: unknown, m: string) => logs.push(m) }
 
 type Answer = { stop?: P.StopAction; rewrite?: { headers: P.TextEntry[] }; resp?: { status: number; headers: P.TextEntry[] } }
 let answer: Answer = {}

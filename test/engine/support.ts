@@ -9,8 +9,10 @@ import type { FinalResponse } from '../../src/engine/plugin.js'
 import { runRequestPhases, runResponsePhase } from '../../src/engine/run.js'
 import * as P from '../../src/protocol/index.js'
 import type { MockRunner } from '../helpers/mock-runner.js'
+import { recordingLogger as recordLogs } from '../helpers/logger.js'
 
-export type Level = 'debug' | 'info' | 'warn' | 'error'
+export type { Level } from '../helpers/logger.js'
+import type { Level } from '../helpers/logger.js'
 
 export interface Recorder {
   readonly logger: Logger
@@ -21,13 +23,8 @@ export interface Recorder {
 }
 
 export function recordingLogger(): Recorder {
-  const lines: string[] = []
-  const log = (level: Level) => (message: string) => void lines.push(`${level} ${message}`)
-  return {
-    logger: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
-    lines,
-    at: (level) => lines.filter((l) => l.startsWith(level + ' ')).map((l) => l.slice(level.length + 1)),
-  }
+  const logger = recordLogs()
+  return { logger, lines: logger.lines, at: logger.at }
 }
 
 /** What "the application" answers when the request reaches it. */

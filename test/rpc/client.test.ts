@@ -263,7 +263,7 @@ t.test('a source that throws is logged and answered absent; the call goes on', a
         call.raw(P.encodeHTTPReqCallResponse({ id: 0, action: { type: 'stop', status: r === undefined ? 204 : 500, headers: [] } }))
       },
     },
-    { logger: { debug() {}, info() {}, warn() {}, error: (m) => errors.push(m) } },
+    { logger: { debug() {}, info() {}, warn() {}, error: (_f, m) => errors.push(m) } },
   )
   const result = await client.httpReqCall(conf, request, {
     variable: () => undefined,

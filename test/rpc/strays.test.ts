@@ -26,7 +26,7 @@ function stopFor(id: number, path: string): Buffer {
 async function setup(t: Test, handlers: MockHandlers, options: Partial<RunnerClientOptions> = {}) {
   const mock = await MockRunner.start(handlers)
   const errors: string[] = []
-  const logger: Logger = { debug() {}, info() {}, warn() {}, error: (m: string) => void errors.push(m) }
+  const logger: Logger = { debug() {}, info() {}, warn() {}, error: (_f, m: string) => void errors.push(m) }
   const client = new RunnerClient({ socketPath: mock.path, logger, ...options })
   t.teardown(async () => {
     client.destroy()

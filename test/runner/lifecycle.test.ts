@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import type { Logger } from '../../src/logger.js'
+import { recordingLogger, type RecordingLogger } from '../helpers/logger.js'
 import { RunnerProcess } from '../../src/runner/process.js'
 
 t.setTimeout(90_000)
@@ -14,10 +14,8 @@ t.setTimeout(90_000)
 const bare = fileURLToPath(new URL('./fixtures/bare-runner.mjs', import.meta.url))
 const fake = fileURLToPath(new URL('../helpers/fake-runner.mjs', import.meta.url))
 
-function recorder(): Logger & { lines: string[] } {
-  const lines: string[] = []
-  const at = (level: string) => (m: string) => lines.push(`${level} ${m}`)
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+function recorder(): RecordingLogger {
+  return recordingLogger()
 }
 
 function alive(pid: number): boolean {

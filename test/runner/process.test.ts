@@ -7,16 +7,14 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { ErrorCode } from '../../src/errors.js'
-import type { Logger } from '../../src/logger.js'
+import { recordingLogger, type RecordingLogger } from '../helpers/logger.js'
 import { RunnerProcess, type RunnerProcessOptions } from '../../src/runner/process.js'
 
 const fake = fileURLToPath(new URL('../helpers/fake-runner.mjs', import.meta.url))
 const cmd = (...args: string[]) => [process.execPath, fake, ...args]
 
-function recorder(): Logger & { lines: string[] } {
-  const lines: string[] = []
-  const at = (level: string) => (m: string) => lines.push(`${level} ${m}`)
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+function recorder(): RecordingLogger {
+  return recordingLogger()
 }
 
 /** Running, as opposed to gone or a zombie waiting for whoever reaps orphans here. */

@@ -156,7 +156,7 @@ class Validator {
 
   #warn(message: string): void {
     this.#warnings.push(message)
-    this.#options.logger?.warn(message)
+    this.#options.logger?.warn({}, message)
   }
 
   /** Items by id (later duplicates replace earlier ones in their position, as APISIX's loader does). */

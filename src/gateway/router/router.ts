@@ -5,7 +5,7 @@
 import type { CompiledFilter, FilterVariables } from '../../expr/index.js'
 import { compileFilter } from '../../expr/index.js'
 import { compileIpMatcher, type IpMatcher } from '../../expr/ip.js'
-import type { Logger } from '../../logger.js'
+import { errorFields, type Logger } from '../../logger.js'
 import type { ConfigSnapshot, RouteConfig } from '../config/types.js'
 import { HostIndex } from './host-index.js'
 import { UriIndex } from './uri-index.js'
@@ -78,7 +78,7 @@ export function createRouter(snapshot: ConfigSnapshot, options: RouterOptions = 
             if (!c.vars.evaluate(request.vars ?? {})) return false
           } catch (err) {
             // radixtree logs a failed `vars` evaluation and counts it as no match
-            logger?.error(`failed to evaluate the vars of route ${c.route.id}: ${err instanceof Error ? err.message : String(err)}`)
+            logger?.error({ route: c.route.id, ...errorFields(err) }, `failed to evaluate the vars of route ${c.route.id}: ${err instanceof Error ? err.message : String(err)}`)
             return false
           }
         }
