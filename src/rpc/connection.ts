@@ -122,6 +122,9 @@ export class RunnerConnection {
   #lastWriteStep: 'send' | 'reply' = 'send'
   /** Bytes received during the current call; 0 means the runner never answered. */
   #received = 0
+  /** Bytes written and ExtraInfo questions answered during the current call (diagnostics). */
+  #sent = 0
+  #rounds = 0
   /** Completed calls; a connection that served one before is a "reused" one. */
   calls = 0
   /** performance.now() when it went back to the pool. */
@@ -171,8 +174,20 @@ export class RunnerConnection {
     return this.#received
   }
 
+  /** Bytes written to the runner during the current (or last) call, ExtraInfo answers included. */
+  get sent(): number {
+    return this.#sent
+  }
+
+  /** ExtraInfo questions of the current (or last) call. */
+  get rounds(): number {
+    return this.#rounds
+  }
+
   /** Sends `frame` (a request of type `rpc`) and resolves with the payload of the final reply. */
   call(rpc: number, frame: Buffer, options: CallOptions): Promise<Buffer> {
+    this.#sent = 0
+    this.#rounds = 0
     if (this.#state !== 'open' || this.#call !== undefined) {
       return Promise.reject(new RpcError(ErrorCode.SOCKET_CLOSED, 'send', messageTypeName(rpc), 'closed'))
     }
@@ -250,6 +265,7 @@ export class RunnerConnection {
       this.#fail(new RpcError(ErrorCode.WRITE_QUEUE_FULL, step, this.#lastWrite, reason))
       return
     }
+    this.#sent += frame.length
     if (this.#socket.write(frame)) return // the usual case: the kernel took it all
     const pending = this.#socket.writableLength
     queue.queued += pending - this.#accounted
@@ -278,6 +294,7 @@ export class RunnerConnection {
       return
     }
     if (type === MessageType.RPC_EXTRA_INFO && call.extra !== undefined) {
+      this.#rounds++
       if (++call.rounds > call.maxRounds) {
         const reason = `more than ${call.maxRounds} ExtraInfo rounds (maxExtraInfoRounds)`
         this.#fail(new RpcError(ErrorCode.EXTRA_INFO_ROUNDS, 'handle', 'RPC_EXTRA_INFO', reason))
@@ -373,6 +390,8 @@ export class RunnerConnection {
     const call = this.#settle()
     if (this.#state === 'open') this.#state = 'broken'
     this.#socket.destroy()
+    // destroy() drops what the socket still held: it no longer counts against maxQueuedBytes
+    this.#unaccount()
     call?.reject(err)
   }
 

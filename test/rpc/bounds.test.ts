@@ -75,3 +75,51 @@ t.test('maxConnections: calls past the cap wait in order; a waiter that times ou
   t.ok(peak <= 3, `at most 3 runner connections (peak ${peak})`)
   t.equal(client.stats.waiting, 0)
 })
+
+t.test('maxQueuedBytes: body answers to a runner that stopped reading fail the call instead of piling up', async (t) => {
+  const body = Buffer.alloc(1 << 20, 1)
+  const mock = await MockRunner.start({
+    httpReqCall(call) {
+      call.raw(P.encodeExtraInfoRequest({ kind: P.Info.ReqBody }))
+      call.pause()
+    },
+  })
+  const client = new RunnerClient({ socketPath: mock.path, maxQueuedBytes: 4 << 20, callTimeout: 5000 })
+  t.teardown(async () => (client.destroy(), await mock.close()))
+  await client.prepareConf(conf)
+  const bodySource = { variable: () => undefined, requestBody: () => body, responseBody: () => undefined }
+  let peakQueued = 0
+  const sampler = setInterval(() => (peakQueued = Math.max(peakQueued, client.stats.queuedBytes)), 1)
+  const results = await Promise.allSettled(Array.from({ length: 40 }, () => client.httpReqCall(conf, request, bodySource)))
+  clearInterval(sampler)
+  const codes = results.map((r) => (r.status === 'rejected' ? (r.reason as { code: string }).code : 'ok'))
+  const full = codes.filter((c) => c === ErrorCode.WRITE_QUEUE_FULL).length
+  t.ok(full > 0, `calls past the bound fail with ${ErrorCode.WRITE_QUEUE_FULL} (${full} of 40)`)
+  t.notOk(codes.includes('ok'), 'no call succeeds against a runner that does not read')
+  t.ok(peakQueued <= 4 << 20, `bytes queued for the runner stay within maxQueuedBytes (peak ${peakQueued})`)
+  t.equal(client.stats.queuedBytes, 0, 'failed calls give their queued bytes back')
+})
+
+t.test('maxConnections: waiting calls get a connection first come, first served', async (t) => {
+  const held: Array<() => void> = []
+  const order: string[] = []
+  const mock = await MockRunner.start({
+    httpReqCall(call) {
+      const decoded = P.decodeHTTPReqCallRequest(call.payload)
+      order.push(decoded.path)
+      held.push(() => call.raw(P.encodeHTTPReqCallResponse({ id: decoded.id, action: undefined })))
+    },
+  })
+  const client = new RunnerClient({ socketPath: mock.path, maxConnections: 1 })
+  t.teardown(async () => (client.destroy(), await mock.close()))
+  await client.prepareConf(conf)
+  const paths = Array.from({ length: 8 }, (_, i) => `/call-${i}`)
+  const calls = paths.map((path) => client.httpReqCall(conf, { ...request, path }))
+  let done = 0
+  for (const c of calls) void c.then(() => done++)
+  while (done < paths.length) {
+    while (held.length > 0) held.shift()!()
+    await new Promise((r) => setTimeout(r, 2))
+  }
+  t.same(order, paths, 'the runner saw the calls in the order they were made')
+})
