@@ -1,6 +1,6 @@
 // Express (4 and 5): `app.use(extPlugin(ext, route))`, app-wide, on a router or on a path.
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { RouteConfig } from '../src/config/schemas.js'
+import type { PluginConfs, RouteConfig } from '../src/config/schemas.js'
 import { Route } from '../src/engine/route.js'
 import type { ExtPlugin } from '../src/ext-plugin.js'
 import { runMount } from '../src/http/handle.js'
@@ -19,7 +19,7 @@ export type ExpressMiddleware = ((req: IncomingMessage, res: ServerResponse, nex
   readonly route: Route
 }
 
-export function extPlugin(ext: ExtPlugin, route: RouteConfig | Route): ExpressMiddleware {
+export function extPlugin<P extends PluginConfs>(ext: ExtPlugin<P>, route: NoInfer<RouteConfig<P>> | Route): ExpressMiddleware {
   const mounted = route instanceof Route ? route : ext.route(route)
   const middleware = (req: ExpressRequest, res: ServerResponse, next: (err?: unknown) => void): void => {
     const url = req.url

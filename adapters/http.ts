@@ -1,7 +1,7 @@
 // node:http and node:https: `http.createServer(withExtPlugin(ext, route, handler))`.
 import { errorFields } from '../src/logger.js'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { RouteConfig } from '../src/config/schemas.js'
+import type { PluginConfs, RouteConfig } from '../src/config/schemas.js'
 import { Route } from '../src/engine/route.js'
 import type { ExtPlugin } from '../src/ext-plugin.js'
 import { runMount } from '../src/http/handle.js'
@@ -16,7 +16,7 @@ export type ExtPluginListener = ((req: IncomingMessage, res: ServerResponse) => 
 }
 
 /** Wraps `handler` so that the route's plugins run first (and may answer instead of it). */
-export function withExtPlugin(ext: ExtPlugin, route: RouteConfig | Route, handler: RequestListener): ExtPluginListener {
+export function withExtPlugin<P extends PluginConfs>(ext: ExtPlugin<P>, route: NoInfer<RouteConfig<P>> | Route, handler: RequestListener): ExtPluginListener {
   const mounted = route instanceof Route ? route : ext.route(route)
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     runMount(ext, mounted, req, res)

@@ -1,6 +1,6 @@
 // Koa (2 and 3): `app.use(extPlugin(ext, route))`.
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { RouteConfig } from '../src/config/schemas.js'
+import type { PluginConfs, RouteConfig } from '../src/config/schemas.js'
 import { Route } from '../src/engine/route.js'
 import type { ExtPlugin } from '../src/ext-plugin.js'
 import { runMount } from '../src/http/handle.js'
@@ -23,7 +23,7 @@ export type KoaMiddleware = ((ctx: KoaContext, next: () => Promise<unknown>) => 
   readonly route: Route
 }
 
-export function extPlugin(ext: ExtPlugin, route: RouteConfig | Route): KoaMiddleware {
+export function extPlugin<P extends PluginConfs>(ext: ExtPlugin<P>, route: NoInfer<RouteConfig<P>> | Route): KoaMiddleware {
   const mounted = route instanceof Route ? route : ext.route(route)
   const middleware = async (ctx: KoaContext, next: () => Promise<unknown>): Promise<void> => {
     if (await runMount(ext, mounted, ctx.req, ctx.res, ctx.originalUrl, ctx.request as ParsedBodyHolder | undefined)) {

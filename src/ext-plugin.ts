@@ -2,13 +2,13 @@
 // (or the address of a runner started elsewhere), the client that talks to it, the plugins
 // it knows, and the logger; routes made from it share all of these.
 import { compileCheck } from './config/validate.js'
-import type { RouteConfig } from './config/schemas.js'
+import type { NoPlugins, PluginConfs, RouteConfig } from './config/schemas.js'
 import { Route } from './engine/route.js'
 import { PluginRegistry } from './engine/registry.js'
 import type { ConfType } from './engine/pipeline.js'
 import { Gateway, type GatewayOptions, type GatewaySource } from './gateway/gateway.js'
 import { runnerPlugins } from './engine/runner-plugins.js'
-import type { Plugin } from './engine/plugin.js'
+import type { AnyPlugin, PluginConfsOf } from './engine/plugin.js'
 import type { VariableResolver } from './engine/variables.js'
 import { ConfigError, ErrorCode, RunnerStartError } from './errors.js'
 import { toLogger, type Logger } from './logger.js'
@@ -39,10 +39,10 @@ export interface ExternalRunnerOptions {
   readonly socket: string
 }
 
-export interface ExtPluginOptions {
+export interface ExtPluginOptions<Ps extends readonly AnyPlugin[] = readonly AnyPlugin[]> {
   readonly runner?: ManagedRunnerOptions | ExternalRunnerOptions
-  /** In-process plugins, beside the three ext-plugin-* built-ins. */
-  readonly plugins?: ReadonlyArray<Plugin<unknown, unknown>>
+  /** In-process plugins, beside the three ext-plugin-* built-ins; routes are typed by them. */
+  readonly plugins?: Ps
   /** `console`, a pino logger, or anything with debug/info/warn/error. Default: silent. */
   readonly logger?: Partial<Logger>
   /** Variables of your own for filters and the runner's Var questions; undefined falls back. */
@@ -119,7 +119,8 @@ const checkOptions = compileCheck(
   ErrorCode.INVALID_OPTIONS,
 )
 
-export class ExtPlugin {
+/** `P`: the in-process plugins' configuration types by name, which routes are checked against. */
+export class ExtPlugin<P extends PluginConfs = NoPlugins> {
   readonly logger: Logger
   /** The runner client; undefined when no runner is configured. */
   readonly client: RunnerClient | undefined
@@ -183,12 +184,14 @@ export class ExtPlugin {
   }
 
   /** Adds an in-process plugin; routes created afterwards may use it. */
-  register(plugin: Plugin<unknown, unknown>): void {
+  register<const T extends AnyPlugin>(plugin: T): ExtPlugin<P & PluginConfsOf<[T]>> {
     this.#registry.register(plugin)
+    // the same object, typed to know the plugin: `const typed = ext.register(plugin)`
+    return this as ExtPlugin<P & PluginConfsOf<[T]>>
   }
 
   /** Validates and compiles a route configuration (throws ConfigError naming the field). */
-  route(config: RouteConfig, confType?: ConfType): Route {
+  route(config: RouteConfig<P>, confType?: ConfType): Route<P> {
     return new Route(this.#registry, config, this.logger, confType)
   }
 
@@ -203,7 +206,8 @@ export class ExtPlugin {
    * `gateway()` / `withGateway()`.
    */
   gateway(source: GatewaySource, options?: GatewayOptions): Gateway {
-    return new Gateway(this, source, options)
+    // a gateway's routes are checked at run time, whatever plugins the type knows
+    return new Gateway(this as ExtPlugin<PluginConfs>, source, options)
   }
 
   /** Resolves when the runner accepts connections (at once when there is no runner). */
@@ -252,6 +256,6 @@ function unixSocketPath(socket: string): string {
   return path
 }
 
-export function createExtPlugin(options?: ExtPluginOptions): ExtPlugin {
+export function createExtPlugin<const Ps extends readonly AnyPlugin[] = []>(options?: ExtPluginOptions<Ps>): ExtPlugin<PluginConfsOf<Ps>> {
   return new ExtPlugin(options)
 }

@@ -19,11 +19,13 @@ export interface PluginResponse {
 
 /**
  * `C` is the configuration as written (and validated against `schema`); `P` is what the
- * handlers receive: the same, or what `prepare` made of it once per route version.
- * (Members are methods so that any Plugin<C, P> is accepted where a plugin is expected.)
+ * handlers receive: the same, or what `prepare` made of it once per route version; `N` the
+ * name, which routes use as the key (a literal name lets them check `C`, see
+ * defineInProcessPlugin). (Members are methods so that any Plugin<C, P> is accepted where
+ * a plugin is expected.)
  */
-export interface Plugin<C = Record<string, unknown>, P = C> {
-  readonly name: string
+export interface Plugin<C = Record<string, unknown>, P = C, N extends string = string> {
+  readonly name: N
   /** Higher runs first within a phase. */
   readonly priority: number
   /** JSON Schema of the plugin's configuration (`_meta` is added and checked for you). */
@@ -34,6 +36,30 @@ export interface Plugin<C = Record<string, unknown>, P = C> {
   access?(conf: P, exchange: Exchange): PhaseResult
   /** Runs after the application answered; `exchange.response` holds its status, headers, body. */
   response?(conf: P, exchange: Exchange): PhaseResult
+}
+
+/** Any in-process plugin, whatever its configuration types. */
+export type AnyPlugin = Plugin<unknown, unknown>
+
+/**
+ * The configuration a route writes for plugin `T`: `C`, or the handlers' type when `C`
+ * could not be inferred (a plugin without `prepare`); unknown when nothing says.
+ */
+export type PluginConfOf<T> = T extends Plugin<infer C, infer P, string> ? (unknown extends C ? P : C) : unknown
+
+/** `{ [name]: configuration }` for a list of plugins: what RouteConfig<P> checks routes against. */
+export type PluginConfsOf<Ps extends readonly AnyPlugin[]> = { [T in Ps[number] as T['name']]: PluginConfOf<T> }
+
+/**
+ * Returns `plugin` as it is, typed with its literal name and its configuration type, so
+ * that routes of an ExtPlugin created with it check their entry for it at compile time.
+ * The configuration type comes from the handlers' (or `prepare`'s) first parameter, or
+ * from the type arguments: `defineInProcessPlugin<'request-id', { header?: string }>({ ... })`.
+ */
+export function defineInProcessPlugin<const N extends string, C, P>(plugin: Plugin<C, P, N> & { prepare(conf: C, context: PrepareContext): P }): Plugin<C, P, N>
+export function defineInProcessPlugin<const N extends string, C>(plugin: Plugin<C, C, N>): Plugin<C, C, N>
+export function defineInProcessPlugin(plugin: AnyPlugin): AnyPlugin {
+  return plugin
 }
 
 /** Nothing to continue, or a response to end the request with. */

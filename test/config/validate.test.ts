@@ -283,9 +283,11 @@ t.test('_meta.filter that fails to compile: lua-resty-expr messages', async (t) 
 t.test('unknown plugin', async (t) => {
   const ext = createExtPlugin()
   t.teardown(() => ext.close())
+  // @ts-expect-error -- a typo, checked at run time here
   expectError(t, () => ext.route({ plugins: { 'ext-plugin-pre': {} } }), { message: 'unknown plugin [ext-plugin-pre]', path: '/plugins/ext-plugin-pre', plugin: 'ext-plugin-pre' }, 'a typo')
   expectError(
     t,
+    // @ts-expect-error -- a plugin this ExtPlugin does not know
     () => ext.route({ plugins: { 'ext-plugin-pre-req': {}, 'proxy-rewrite': { uri: '/x' } } }),
     { message: 'unknown plugin [proxy-rewrite]', path: '/plugins/proxy-rewrite', plugin: 'proxy-rewrite' },
     'an APISIX Lua plugin this library does not have',
@@ -340,6 +342,7 @@ t.test('a disabled plugin with a bad configuration is accepted, with a warning, 
   t.teardown(() => ext.close())
   const route = ext.route({
     plugins: {
+      // @ts-expect-error -- an invalid configuration, on purpose
       'ext-plugin-pre-req': { conf: 'not an array', _meta: { disable: true } },
       'ext-plugin-post-req': { conf: [{ name: 'a', value: 'b' }] },
     },
@@ -410,6 +413,7 @@ t.test("an in-process plugin's own schema, with _meta injected and defaults fill
   t.doesNotThrow(() => free.route({ plugins: { free: { anything: [1, 2] } } }))
   expectError(
     t,
+    // @ts-expect-error -- an invalid _meta, on purpose
     () => free.route({ plugins: { free: { _meta: { priority: 'high' } } } }),
     {
       message: 'failed to check the configuration of plugin free err: property "_meta" validation failed: property "priority" validation failed: wrong type: expected integer, got string',
