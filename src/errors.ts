@@ -57,6 +57,8 @@ export const ErrorCode = {
   UPSTREAM_RETRY_TIMEOUT: 'EXT_ERR_UPSTREAM_RETRY_TIMEOUT',
   /** An upstream body that had to be read whole is larger than the limit (answered 502). */
   UPSTREAM_BODY_TOO_LARGE: 'EXT_ERR_UPSTREAM_BODY_TOO_LARGE',
+  /** adminApi() / listenAdmin() options are invalid: no key (there is no default), an empty key, a viewer key equal to the admin key. */
+  ADMIN_OPTIONS: 'EXT_ERR_ADMIN_OPTIONS',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]

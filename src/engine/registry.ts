@@ -35,6 +35,11 @@ export class PluginRegistry {
   has(name: string): boolean {
     return this.#plugins.has(name)
   }
+
+  /** The registered names, in registration order (the Admin API's `plugins/list`). */
+  names(): string[] {
+    return [...this.#plugins.keys()]
+  }
 }
 
 /** The plugin's schema with `_meta` among its properties (APISIX injects it the same way). */

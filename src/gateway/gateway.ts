@@ -4,6 +4,7 @@
 // on that state, so a reload never mixes two configurations inside one request.
 import { errorFields } from '../logger.js'
 import { readFileSync } from 'node:fs'
+import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { ConfigError, ErrorCode } from '../errors.js'
 import type { Route } from '../engine/route.js'
 import type { ExtPlugin } from '../ext-plugin.js'
@@ -15,6 +16,12 @@ import { parseConfigText, watchConfig, type ConfigWatcher, type WatchResult } fr
 import { keyAuthPlugin } from './plugins/key-auth.js'
 import { Upstream } from './upstream/upstream.js'
 import type { Exchange } from '../engine/exchange.js'
+import { createAdminHandler } from './admin/handler.js'
+import { adminKeys, type AdminApiOptions, type ListenAdminOptions } from './admin/options.js'
+import { parseConfigObject } from './source/file.js'
+import { formatOf } from './store/file.js'
+import { MemoryStore } from './store/memory.js'
+import type { ConfigStore, RawConfig } from './store/types.js'
 
 /** The state each request runs on, for in-process plugins that read it (key-auth's consumers). */
 const requestStates = new WeakMap<Exchange, GatewayState>()
@@ -34,6 +41,12 @@ export interface GatewayOptions {
   readonly debounce?: number
   /** `error` (default): a plugin nobody registered fails the config; `ignore`: warn once, skip it. */
   readonly unknownPlugins?: 'error' | 'ignore'
+  /**
+   * Admin API writes also replace the source file (a temporary file, then a rename), in its
+   * format (YAML with `#END`, or JSON), before they are acknowledged: they survive a restart.
+   * File sources only. Default false: writes live in memory.
+   */
+  readonly writeThrough?: boolean
 }
 
 /** One route of a state: its merged configuration, its compiled plugins, its upstream. */
@@ -64,11 +77,16 @@ export class Gateway {
   /** Requests running per state; a state absent from the map has none. */
   readonly #inFlight = new Map<GatewayState, number>()
   #closed = false
+  /** Where the Admin API writes (an etcd source assigns its own); created on first use otherwise. */
+  #store: ConfigStore | undefined
+  /** The last configuration object given (constructor or update()), in the standalone shape; undefined: the file's. */
+  #raw: RawConfig | undefined
 
   constructor(ext: ExtPlugin, source: GatewaySource, options: GatewayOptions = {}) {
     this.#ext = ext
     this.#options = options
     this.#file = typeof source === 'string' ? source : undefined
+    this.#raw = typeof source === 'string' ? undefined : (source as RawConfig)
     // key-auth identifies consumers from the configuration the request runs on; an
     // application may register its own auth plugin under that name instead.
     if (ext.plugins.get('key-auth') === undefined) {
@@ -112,6 +130,70 @@ export class Gateway {
   /** Validates `config` whole and swaps it in; on error (a ConfigError naming the field) nothing changes. */
   update(config: Readonly<Record<string, unknown>>): void {
     this.#swap(this.#build(this.#validate(config), this.#state))
+    this.#raw = config as RawConfig
+  }
+
+  /**
+   * Validates and compiles `config` whole as update() would, without swapping it in: throws
+   * the ConfigError update() would throw. The Admin API checks every write with it.
+   */
+  check(config: Readonly<Record<string, unknown>>): void {
+    // the compiled state is dropped; pools it opened that the running state does not share close
+    this.#retire(this.#build(this.#validate(config), this.#state))
+  }
+
+  /**
+   * The store the Admin API writes to: for a file or object source, memory (and with
+   * `writeThrough`, the file too); writes apply to this gateway before they are acknowledged.
+   */
+  get store(): ConfigStore {
+    if (this.#store === undefined) {
+      const file = this.#file
+      if (this.#options.writeThrough === true && file === undefined) {
+        throw new ConfigError(ErrorCode.INVALID_CONFIG, 'writeThrough needs a file source: there is no file to write to', 'writeThrough')
+      }
+      const writeThrough = this.#options.writeThrough === true && file !== undefined ? { file, format: formatOf(file, this.#fileText(file)) } : undefined
+      this.#store = new MemoryStore({ current: () => this.#currentRaw(), apply: (candidate) => this.update(candidate), writeThrough })
+    }
+    return this.#store
+  }
+
+  /** The Admin API (apisix-config.md §8) as a request listener to mount; throws a ConfigError without a key. */
+  adminApi(options: AdminApiOptions): (req: IncomingMessage, res: ServerResponse) => void {
+    const keys = adminKeys(options)
+    void this.store
+    const plugins = this.#ext.plugins
+    return createAdminHandler(
+      {
+        store: () => this.store,
+        check: (candidate) => this.check(candidate),
+        plugins: {
+          names: () => plugins.names(),
+          schema: (name, side) => {
+            const plugin = plugins.get(name)?.plugin as { schema?: object; consumerSchema?: object } | undefined
+            if (plugin === undefined) return undefined
+            return (side === 'consumer' ? plugin.consumerSchema : plugin.schema) ?? {}
+          },
+        },
+        logger: this.#ext.logger,
+      },
+      keys,
+    )
+  }
+
+  /**
+   * The Admin API on its own listener, started: 127.0.0.1:9180 unless told otherwise. Throws a
+   * ConfigError (before listening) without a key. Close it with `server.close()`.
+   */
+  listenAdmin(options: ListenAdminOptions): Promise<Server> {
+    const server = http.createServer(this.adminApi(options))
+    return new Promise((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(options.port ?? 9180, options.host ?? '127.0.0.1', () => {
+        server.off('error', reject)
+        resolve(server)
+      })
+    })
   }
 
   /** Re-reads the file; rejects (and keeps the running configuration) when it is invalid. */
@@ -126,6 +208,19 @@ export class Gateway {
     this.#closed = true
     this.#watcher?.close()
     await Promise.all([...this.#state.upstreams.values()].map((u) => u.close()))
+  }
+
+  #currentRaw(): RawConfig {
+    if (this.#raw === undefined && this.#file !== undefined) this.#raw = parseConfigObject(this.#fileText(this.#file), this.#file) as RawConfig
+    return this.#raw ?? {}
+  }
+
+  #fileText(path: string): string {
+    try {
+      return readFileSync(path, 'utf8')
+    } catch (err) {
+      throw new ConfigError(ErrorCode.INVALID_CONFIG, `cannot read ${path}: ${(err as Error).message}`, '')
+    }
   }
 
   #validation(): ValidateOptions {
