@@ -2,6 +2,7 @@
 // (or the address of a runner started elsewhere), the client that talks to it, the plugins
 // it knows, and the logger; routes made from it share all of these.
 import { compileCheck } from './config/validate.js'
+import { RunnerCounters, type ExtPluginStats } from './diagnostics/stats.js'
 import type { NoPlugins, PluginConfs, RouteConfig } from './config/schemas.js'
 import { Route } from './engine/route.js'
 import { PluginRegistry } from './engine/registry.js'
@@ -131,6 +132,8 @@ export class ExtPlugin<P extends PluginConfs = NoPlugins> {
   readonly #registry = new PluginRegistry()
   readonly #socketPath: string | undefined
   readonly #connectTimeout: number
+  /** Counted by the client and the ext-plugin-* plugins; read by stats(). */
+  readonly #counters = new RunnerCounters()
   #closing: Promise<void> | undefined
 
   constructor(options: ExtPluginOptions = {}) {
@@ -178,8 +181,9 @@ export class ExtPlugin<P extends PluginConfs = NoPlugins> {
             maxQueuedBytes: options.maxQueuedBytes,
             maxExtraInfoRounds: options.maxExtraInfoRounds,
             logger: this.logger,
+            counters: this.#counters,
           })
-    for (const plugin of runnerPlugins({ client: this.client, logger: this.logger, limits: { maxHeaders: options.maxHeaders ?? 1000 } })) this.#registry.register(plugin)
+    for (const plugin of runnerPlugins({ client: this.client, logger: this.logger, limits: { maxHeaders: options.maxHeaders ?? 1000 }, counters: this.#counters })) this.#registry.register(plugin)
     for (const plugin of options.plugins ?? []) this.#registry.register(plugin)
   }
 
@@ -208,6 +212,29 @@ export class ExtPlugin<P extends PluginConfs = NoPlugins> {
   gateway(source: GatewaySource, options?: GatewayOptions): Gateway {
     // a gateway's routes are checked at run time, whatever plugins the type knows
     return new Gateway(this as ExtPlugin<PluginConfs>, source, options)
+  }
+
+  /**
+   * A snapshot of the runner calls' counters since creation and of the runner connections
+   * now (README "Metrics"); `apisix-ext-plugin/prometheus` exposes the same at scrape time.
+   */
+  stats(): ExtPluginStats {
+    const counted = this.#counters.snapshot()
+    const client = this.client?.stats
+    // A respawn is a spawn after the first; read from the process, which counts its spawns.
+    const spawns = this.process?.spawns ?? 0
+    return {
+      ...counted,
+      tokenCache: { ...counted.tokenCache, size: client?.tokens ?? 0 },
+      respawns: Math.max(0, spawns - 1),
+      connections: {
+        active: client === undefined ? 0 : client.open - client.idle,
+        idle: client?.idle ?? 0,
+        queued: client?.waiting ?? 0,
+        opened: client?.opened ?? 0,
+      },
+      inFlight: client?.inFlight ?? 0,
+    }
   }
 
   /** Resolves when the runner accepts connections (at once when there is no runner). */

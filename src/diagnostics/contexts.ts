@@ -1,6 +1,7 @@
 // What each channel's subscribers receive (README "Observability: diagnostics channels").
 // Publishers build these objects only when a channel has subscribers.
 import type { Phase } from '../engine/plugin.js'
+import type { CallOutcome } from './stats.js'
 
 /** The message a runner call sends. */
 export type RunnerCallMessage = 'RPC_HTTP_REQ_CALL' | 'RPC_HTTP_RESP_CALL'
@@ -32,8 +33,8 @@ export interface RunnerCallContext {
   bytesReceived: number
   /** Attempts made (more than 1 after `conf token not found`). */
   attempts: number
-  /** What the runner answered: `ok` (nothing to do), `stop`, `rewrite`, or `response` for HTTPRespCall; undefined on error. */
-  outcome: RunnerCallOutcome | undefined
+  /** What the runner answered: `ok` (nothing to change), `stop` (HTTPReqCall only), `rewrite` (changes); undefined on error. */
+  outcome: CallOutcome | undefined
   /** The error's stable code (`EXT_ERR_…`) when the call failed. */
   code: string | undefined
   /** Set by diagnostics_channel when the call failed. */
@@ -41,8 +42,6 @@ export interface RunnerCallContext {
   /** Set by diagnostics_channel when the call succeeded: the decoded answer. */
   result?: unknown
 }
-
-export type RunnerCallOutcome = 'ok' | 'stop' | 'rewrite' | 'response'
 
 /** `apisix-ext-plugin:prepare-conf`: one PrepareConf exchange, published when it ends. */
 export interface PrepareConfContext {

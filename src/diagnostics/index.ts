@@ -3,3 +3,4 @@
 export * from './names.js'
 export type * from './contexts.js'
 export * from './channels.js'
+export { publishConfigReload } from './config-reload.js'

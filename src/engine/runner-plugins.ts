@@ -4,6 +4,8 @@
 // token, applies the answer, and turns any failure into 503 or, with
 // `allow_degradation`, into "carry on as if the runner said nothing".
 import { createHash } from 'node:crypto'
+import { degradationChannel } from '../diagnostics/channels.js'
+import { failureCode, type RunnerCounters } from '../diagnostics/stats.js'
 import { ErrorCode, ExtPluginError } from '../errors.js'
 import { parseIPv4, parseIPv6 } from '../expr/ip.js'
 import { errorFields, type Logger } from '../logger.js'
@@ -15,7 +17,7 @@ import { applyRespCall, applyRewrite, checkRewrite, DEFAULT_LIMITS, stopToRespon
 import { argsToEntries } from './args.js'
 import type { Exchange } from './exchange.js'
 import type { PrepareContext } from './pipeline.js'
-import type { Plugin, PluginResponse } from './plugin.js'
+import type { Phase, Plugin, PluginResponse } from './plugin.js'
 import { variableToWire } from './variables.js'
 
 export const PRE_REQ = 'ext-plugin-pre-req'
@@ -34,18 +36,25 @@ export interface RunnerAccess {
   readonly logger: Logger
   /** Bounds on an answer; over them the answer is a runner failure. Default: maxHeaders 1000. */
   readonly limits?: AnswerLimits
+  /** Where degradations and 503s are counted (`ext.stats()`). */
+  readonly counters?: RunnerCounters | undefined
 }
 
 const SERVICE_UNAVAILABLE: PluginResponse = { status: 503 }
 const PAYLOAD_TOO_LARGE: PluginResponse = { status: 413 }
 
 export function runnerPlugins(access: RunnerAccess): Array<Plugin<ExtPluginConf, PreparedRunnerConf>> {
-  const prepare = (name: string) => (conf: ExtPluginConf, context: PrepareContext): PreparedRunnerConf => ({
+  const prepare = (name: string, phase: Phase) => (conf: ExtPluginConf, context: PrepareContext): PreparedRunnerConf => ({
     runner: {
       // `route#<id>#<plugin>#<version>`; the version also carries a hash of the content,
       // so a runner that outlives this process never serves an old conf for a reused key.
       key: `${context.confType}#${context.routeId}#${name}#${context.version}-${context.contentHash}`,
       conf: conf.conf?.map(({ name, value }): TextEntry => ({ name: utf8ToBinary(name), value: utf8ToBinary(value) })),
+      // who calls, for ext.stats() and the diagnostics channels: said once per version, not per call
+      route: context.routeId,
+      plugin: name,
+      phase,
+      names: conf.conf?.map(({ name }) => name) ?? [],
     },
     allowDegradation: conf.allow_degradation === true,
   })
@@ -55,7 +64,16 @@ export function runnerPlugins(access: RunnerAccess): Array<Plugin<ExtPluginConf,
     logger.error({ key: conf.runner.key, ...errorFields(err) }, err instanceof Error ? err.message : String(err))
     // The runner wanted a body we will not hold: the client's request is at fault, not the runner.
     if ((err as ExtPluginError).code === ErrorCode.BODY_TOO_LARGE) return PAYLOAD_TOO_LARGE
-    if (!conf.allowDegradation) return SERVICE_UNAVAILABLE
+    const counters = access.counters
+    if (!conf.allowDegradation) {
+      if (counters !== undefined) counters.unavailable++
+      return SERVICE_UNAVAILABLE
+    }
+    if (counters !== undefined) counters.degradations++
+    if (degradationChannel.hasSubscribers) {
+      const { route, plugin, phase } = conf.runner
+      degradationChannel.publish({ route, plugin: plugin!, phase: phase!, code: failureCode(err), error: err })
+    }
     logger.warn(
       { key: conf.runner.key, code: (err as ExtPluginError).code },
       (err as ExtPluginError).code === ErrorCode.CONF_TOKEN_NOT_FOUND
@@ -113,9 +131,9 @@ export function runnerPlugins(access: RunnerAccess): Array<Plugin<ExtPluginConf,
   }
 
   return [
-    { name: PRE_REQ, priority: 12000, schema: extPluginSchema, prepare: prepare(PRE_REQ), rewrite: requestCall(PRE_REQ) },
-    { name: POST_REQ, priority: -3000, schema: extPluginSchema, prepare: prepare(POST_REQ), access: requestCall(POST_REQ) },
-    { name: POST_RESP, priority: -4000, schema: extPluginSchema, prepare: prepare(POST_RESP), response: responseCall },
+    { name: PRE_REQ, priority: 12000, schema: extPluginSchema, prepare: prepare(PRE_REQ, 'rewrite'), rewrite: requestCall(PRE_REQ) },
+    { name: POST_REQ, priority: -3000, schema: extPluginSchema, prepare: prepare(POST_REQ, 'access'), access: requestCall(POST_REQ) },
+    { name: POST_RESP, priority: -4000, schema: extPluginSchema, prepare: prepare(POST_RESP, 'response'), response: responseCall },
   ]
 }
 

@@ -2,6 +2,10 @@
 // conf tokens (cached, prepared once per config version), HTTPReqCall and HTTPRespCall
 // with their ExtraInfo rounds, and the retry on `conf token not found`. Deciding what a
 // failure means for the HTTP request (503, degradation) is the engine's business, not this.
+import { runnerCallChannel, prepareConfChannel } from '../diagnostics/channels.js'
+import type { RunnerCallContext } from '../diagnostics/contexts.js'
+import { failureCode, RunnerCounters, type CallOutcome } from '../diagnostics/stats.js'
+import type { Phase } from '../engine/plugin.js'
 import { ErrorCode, ExtPluginError, RpcError } from '../errors.js'
 import { silentLogger, type Logger } from '../logger.js'
 import {
@@ -12,6 +16,7 @@ import {
   encodeHTTPRespCallRequest,
   encodePrepareConfRequest,
   CALL_ID_WRAP,
+  binaryToUtf8,
   messageTypeName,
   type DecodedHTTPReqCallResponse,
   type DecodedTextEntry,
@@ -48,6 +53,8 @@ export interface RunnerClientOptions {
   /** ExtraInfo questions answered per call at most. Default 128. */
   readonly maxExtraInfoRounds?: number | undefined
   readonly logger?: Logger | undefined
+  /** Where calls are counted (ExtPlugin passes the counters behind `ext.stats()`). Default: the client's own. */
+  readonly counters?: RunnerCounters | undefined
 }
 
 /** One runner-side configuration: an ext-plugin instance at one config version. */
@@ -56,6 +63,16 @@ export interface RunnerConf {
   readonly key: string
   /** The plugins for the runner, in order; undefined when the plugin config has no `conf`. */
   readonly conf?: readonly TextEntry[] | undefined
+  // Who makes the calls, for ext.stats() and the diagnostics channels; set once per config
+  // version by the ext-plugin-* plugins, so that no call allocates to say it.
+  /** The route (or global rule…) id. */
+  readonly route?: string | undefined
+  /** `ext-plugin-pre-req`, `ext-plugin-post-req` or `ext-plugin-post-resp`. */
+  readonly plugin?: string | undefined
+  /** Default: rewrite for HTTPReqCall, response for HTTPRespCall. */
+  readonly phase?: Phase | undefined
+  /** `conf[].name` as text; default: decoded from `conf` when a subscriber needs it. */
+  readonly names?: readonly string[] | undefined
 }
 
 export interface CallSettings {
@@ -74,6 +91,7 @@ export class RunnerClient {
   readonly #pool: ConnectionPool
   readonly #tokens: TokenCache
   readonly #logger: Logger
+  readonly #counters: RunnerCounters
   readonly #callTimeout: number
   readonly #maxRounds: number
   /** Never 0: the Python runner rejects call id 0 (and its answer then reads as "no action"). */
@@ -85,6 +103,7 @@ export class RunnerClient {
 
   constructor(options: RunnerClientOptions) {
     this.#logger = options.logger ?? silentLogger
+    this.#counters = options.counters ?? new RunnerCounters()
     this.#callTimeout = options.callTimeout ?? 60_000
     this.#maxRounds = options.maxExtraInfoRounds ?? 128
     this.#pool = new ConnectionPool({
@@ -116,6 +135,7 @@ export class RunnerClient {
   async prepareConf(conf: RunnerConf, settings?: CallSettings): Promise<number> {
     this.#enter()
     try {
+      this.#countLookup(conf.key)
       return await this.#token(conf, settings)
     } finally {
       this.#leave()
@@ -128,7 +148,7 @@ export class RunnerClient {
     extra: ExtraInfoSource = emptyExtraInfo,
     settings?: CallSettings,
   ): Promise<DecodedHTTPReqCallResponse> {
-    return this.#call(MessageType.RPC_HTTP_REQ_CALL, conf, request, extra, settings) as Promise<DecodedHTTPReqCallResponse>
+    return this.#traced(MessageType.RPC_HTTP_REQ_CALL, conf, request, extra, settings) as Promise<DecodedHTTPReqCallResponse>
   }
 
   httpRespCall(
@@ -137,7 +157,7 @@ export class RunnerClient {
     extra: ExtraInfoSource = emptyExtraInfo,
     settings?: CallSettings,
   ): Promise<HTTPRespCallResponse<DecodedTextEntry>> {
-    return this.#call(MessageType.RPC_HTTP_RESP_CALL, conf, response, extra, settings) as Promise<HTTPRespCallResponse<DecodedTextEntry>>
+    return this.#traced(MessageType.RPC_HTTP_RESP_CALL, conf, response, extra, settings) as Promise<HTTPRespCallResponse<DecodedTextEntry>>
   }
 
   /** Forgets every conf token (the runner restarted, or lost them). */
@@ -167,6 +187,11 @@ export class RunnerClient {
     if (--this.#inFlight === 0) this.#drained?.()
   }
 
+  #countLookup(key: string): void {
+    if (this.#tokens.peek(key) === undefined) this.#counters.tokenMisses++
+    else this.#counters.tokenHits++
+  }
+
   #callId(): number {
     const id = this.#nextId
     this.#nextId = followingCallId(id)
@@ -180,12 +205,39 @@ export class RunnerClient {
 
   async #prepare(conf: RunnerConf, settings: CallSettings | undefined): Promise<number> {
     this.#prepares++
-    // Shared by every caller waiting on this key: one caller's abort must not cancel it.
-    const shared = settings?.timeout === undefined ? undefined : { timeout: settings.timeout }
-    const frame = encodeFor(MessageType.RPC_PREPARE_CONF, () => encodePrepareConfRequest({ key: conf.key, conf: conf.conf }))
-    const { confToken } = await this.#exchange(MessageType.RPC_PREPARE_CONF, frame, undefined, shared, decodePrepareConfResponse, -1)
-    this.#logger.info({ key: conf.key }, 'successfully obtained conf token.')
-    return confToken
+    const started = performance.now()
+    try {
+      // Shared by every caller waiting on this key: one caller's abort must not cancel it.
+      const shared = settings?.timeout === undefined ? undefined : { timeout: settings.timeout }
+      const frame = encodeFor(MessageType.RPC_PREPARE_CONF, () => encodePrepareConfRequest({ key: conf.key, conf: conf.conf }))
+      const { confToken } = await this.#exchange(MessageType.RPC_PREPARE_CONF, frame, undefined, shared, decodePrepareConfResponse, -1, undefined)
+      this.#logger.info({ key: conf.key }, 'successfully obtained conf token.')
+      this.#counters.prepareConfOk++
+      if (prepareConfChannel.hasSubscribers) {
+        prepareConfChannel.publish({ key: conf.key, names: namesOf(conf), token: confToken, duration: performance.now() - started, error: undefined, code: undefined })
+      }
+      return confToken
+    } catch (err) {
+      this.#counters.prepareConfError++
+      if (prepareConfChannel.hasSubscribers) {
+        prepareConfChannel.publish({ key: conf.key, names: namesOf(conf), token: undefined, duration: performance.now() - started, error: err, code: failureCode(err) })
+      }
+      throw err
+    }
+  }
+
+  /** A runner call inside the runner-call tracing channel, when anyone listens to it. */
+  #traced(
+    rpc: typeof MessageType.RPC_HTTP_REQ_CALL | typeof MessageType.RPC_HTTP_RESP_CALL,
+    conf: RunnerConf,
+    message: ReqCallRequest | RespCallRequest,
+    extra: ExtraInfoSource,
+    settings: CallSettings | undefined,
+  ): Promise<unknown> {
+    // Checked first: an unobserved call builds no context and no closure.
+    if (!runnerCallChannel.hasSubscribers) return this.#call(rpc, conf, message, extra, settings, undefined)
+    const context = callContext(rpc, conf)
+    return runnerCallChannel.tracePromise(() => this.#call(rpc, conf, message, extra, settings, context), context)
   }
 
   /** An HTTPReqCall or HTTPRespCall, with the retry on `conf token not found` (§7). */
@@ -195,21 +247,40 @@ export class RunnerClient {
     message: ReqCallRequest | RespCallRequest,
     extra: ExtraInfoSource,
     settings: CallSettings | undefined,
+    trace: RunnerCallContext | undefined,
   ): Promise<unknown> {
-    this.#enter()
+    const counters = this.#counters
+    const phase = conf.phase ?? (rpc === MessageType.RPC_HTTP_REQ_CALL ? 'rewrite' : 'response')
+    const started = performance.now()
+    try {
+      this.#enter()
+    } catch (err) {
+      this.#failed(phase, err, started, trace)
+    }
     try {
       let lastError: unknown
       for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+        if (attempt > 1) counters.confTokenRetries++
+        if (trace !== undefined) trace.attempts = attempt
         try {
           // the usual case, a cached token, costs no promise
-          const token = this.#tokens.peek(conf.key) ?? (await this.#token(conf, settings))
+          let token = this.#tokens.peek(conf.key)
+          if (token !== undefined) counters.tokenHits++
+          else {
+            counters.tokenMisses++
+            token = await this.#token(conf, settings)
+          }
           const id = this.#callId()
           if (rpc === MessageType.RPC_HTTP_REQ_CALL) {
             const frame = encodeFor(rpc, () => encodeReqCall(message as ReqCallRequest, id, token))
-            return await this.#exchange(rpc, frame, extra, settings, decodeHTTPReqCallResponse, id)
+            const reply = await this.#exchange(rpc, frame, extra, settings, decodeHTTPReqCallResponse, id, trace)
+            this.#called(phase, reqCallOutcome(reply), started, trace)
+            return reply
           }
           const frame = encodeFor(rpc, () => encodeHTTPRespCallRequest({ ...(message as RespCallRequest), id, confToken: token }))
-          return await this.#exchange(rpc, frame, extra, settings, decodeHTTPRespCallResponse, id)
+          const reply = await this.#exchange(rpc, frame, extra, settings, decodeHTTPRespCallResponse, id, trace)
+          this.#called(phase, respCallOutcome(reply), started, trace)
+          return reply
         } catch (err) {
           if ((err as ExtPluginError).code !== ErrorCode.CONF_TOKEN_NOT_FOUND) throw err
           lastError = err
@@ -218,9 +289,23 @@ export class RunnerClient {
         }
       }
       throw lastError
+    } catch (err) {
+      this.#failed(phase, err, started, trace)
     } finally {
       this.#leave()
     }
+  }
+
+  #called(phase: Phase, outcome: CallOutcome, started: number, trace: RunnerCallContext | undefined): void {
+    this.#counters.called(phase, outcome, performance.now() - started)
+    if (trace !== undefined) trace.outcome = outcome
+  }
+
+  #failed(phase: Phase, err: unknown, started: number, trace: RunnerCallContext | undefined): never {
+    const code = failureCode(err)
+    this.#counters.failed(phase, code, performance.now() - started)
+    if (trace !== undefined) trace.code = code
+    throw err
   }
 
   /**
@@ -235,6 +320,7 @@ export class RunnerClient {
     settings: CallSettings | undefined,
     decode: (payload: Buffer) => T,
     id: number,
+    trace: RunnerCallContext | undefined,
   ): Promise<T> {
     const signal = settings?.signal
     if (signal?.aborted) throw new RpcError(ErrorCode.ABORTED, 'send', messageTypeName(rpc), 'aborted')
@@ -243,9 +329,13 @@ export class RunnerClient {
     let connection: RunnerConnection = pool.takeIdle() ?? (await pool.acquire(deadline, signal, messageTypeName(rpc)))
     for (;;) {
       const reused = connection.calls > 0
+      // the traffic of this attempt is added once, on success or on failure
+      let answered = false
       try {
         const options = { deadline, signal, extra, logger: this.#logger, maxRounds: this.#maxRounds }
         const payload = await connection.call(rpc, frame, options)
+        answered = true
+        if (trace !== undefined) addTraffic(trace, connection)
         const reply = decodeReply(rpc, payload, decode, connection)
         // 0 is what runners send that do not echo ids; anything else must be this call's.
         // The connection is out of step (a late duplicate of an earlier answer): retire it.
@@ -263,9 +353,11 @@ export class RunnerClient {
         else pool.release(connection)
         return reply
       } catch (err) {
+        if (trace !== undefined && !answered) addTraffic(trace, connection)
         pool.release(connection)
         const stale = reused && connection.received === 0 && (err as ExtPluginError).code === ErrorCode.SOCKET_CLOSED
         if (!stale) throw err
+        this.#counters.staleRetries++
         // If the runner is gone rather than the connection, say what happened to the call.
         connection = await Promise.resolve(pool.acquire(deadline, signal, messageTypeName(rpc), true)).catch(() => Promise.reject(err))
       }
@@ -317,4 +409,42 @@ function decodeReply<T>(rpc: number, payload: Buffer, decode: (payload: Buffer) 
     const reason = `bad message: ${err instanceof Error ? err.message : String(err)}`
     throw new RpcError(ErrorCode.BAD_MESSAGE, 'receive', messageTypeName(rpc), reason, { cause: err })
   }
+}
+
+/** A fresh runner-call context (only built when the channel has subscribers). */
+function callContext(rpc: number, conf: RunnerConf): RunnerCallContext {
+  return {
+    phase: conf.phase ?? (rpc === MessageType.RPC_HTTP_REQ_CALL ? 'rewrite' : 'response'),
+    route: conf.route,
+    plugin: conf.plugin,
+    confKey: conf.key,
+    names: namesOf(conf),
+    messageType: rpc === MessageType.RPC_HTTP_REQ_CALL ? 'RPC_HTTP_REQ_CALL' : 'RPC_HTTP_RESP_CALL',
+    extraInfoRounds: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    attempts: 0,
+    outcome: undefined,
+    code: undefined,
+  }
+}
+
+function namesOf(conf: RunnerConf): readonly string[] {
+  return conf.names ?? conf.conf?.map(({ name }) => (typeof name === 'string' ? binaryToUtf8(name) : Buffer.from(name).toString('utf8'))) ?? []
+}
+
+/** What one attempt wrote and read, added to the call's context. */
+function addTraffic(trace: RunnerCallContext, connection: RunnerConnection): void {
+  trace.bytesSent += connection.sent
+  trace.bytesReceived += connection.received
+  trace.extraInfoRounds += connection.rounds
+}
+
+function reqCallOutcome(reply: DecodedHTTPReqCallResponse): CallOutcome {
+  return reply.action === undefined ? 'ok' : reply.action.type
+}
+
+/** An HTTPRespCall answer changes the response when it sets a status, headers or a body. */
+function respCallOutcome(reply: HTTPRespCallResponse<DecodedTextEntry>): CallOutcome {
+  return reply.status !== 0 || reply.headers.length > 0 || (reply.body !== undefined && reply.body.length > 0) ? 'rewrite' : 'ok'
 }
