@@ -19,6 +19,7 @@ import {
   GATE_TIMEOUT,
   JSON_TYPE,
   TEXT_TYPE,
+  WEB_ADAPTERS,
   expectedBody,
   type AdapterKind,
   type AppRequest,
@@ -141,6 +142,11 @@ function binary(length: number, seed = 1): Buffer {
 /** The raw header line named `name` (any case), as the application received it. */
 function rawValues(seen: AppRequest, name: string): string[] {
   return seen.rawHeaders.filter(([n]) => n.toLowerCase() === name).map(([, v]) => v)
+}
+
+/** The lines a request with these lines shows: a Web Request's Headers join them into one. */
+function lines(ctx: StepContext, values: string[]): string[] {
+  return WEB_ADAPTERS.has(ctx.kind) && values.length > 1 ? [values.join(', ')] : values
 }
 
 const nginxPage = (status: number, reason: string): RegExp =>
@@ -808,9 +814,9 @@ export const scenarios: readonly Scenario[] = [
           headers: { 'x-remove': 'gone', 'x-keep': 'kept', 'x-untouched': 'u', 'x-multi': ['a', 'b'], cookie: ['c1=1', 'c2=2'] },
         },
         status: 200,
-        app: (t, seen) => {
+        app: (t, seen, ctx) => {
           t.equal(seen.headers['x-multi'], 'a, b', 'repeated lines folded as Node folds them')
-          t.same(rawValues(seen, 'x-multi'), ['a', 'b'], 'repeated lines kept in rawHeaders')
+          t.same(rawValues(seen, 'x-multi'), lines(ctx, ['a', 'b']), 'repeated lines kept in rawHeaders (one line in a Web Request)')
           t.equal(seen.headers.cookie, 'c1=1; c2=2', 'Cookie lines folded with "; "')
           t.equal(seen.headers['x-added'], 'yes')
           t.equal(seen.headers['x-remove'], undefined, 'deleted from req.headers')

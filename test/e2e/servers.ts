@@ -1,5 +1,6 @@
 // Real servers for the e2e scenario table, one factory for every adapter kind: Express 5
-// and 4, Koa 3 and 2, and plain node:http. Each server mounts the ext-plugin middleware the
+// and 4, Koa 3 and 2, plain node:http, Fastify 5 and 4, and Hono (served by @hono/node-server,
+// through the fetch adapter). Each server mounts the ext-plugin middleware the
 // way an application would (app-wide, on a sub-path or a router, with a body parser before
 // or after it) and runs one application whose handler records what it received (method,
 // URL, path and query as the framework parsed them, headers, body digest) and answers the
@@ -8,6 +9,9 @@
 //
 // The handlers are written so that every framework puts the same bytes on the wire for
 // the same mode: what differs between adapters in a scenario is then the library's doing.
+// A Web-standard handler cannot write to a raw response (raw-end, chunks, slow) nor call
+// sendFile: Hono answers those modes with the Response that sends the same bytes (a stream
+// body with `Transfer-Encoding: chunked`, an fs stream with its Content-Length).
 import { createHash } from 'node:crypto'
 import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -19,8 +23,13 @@ import { Readable } from 'node:stream'
 import { createRequire } from 'node:module'
 import express5 from 'express'
 import Koa3 from 'koa'
+import fastify5 from 'fastify'
+import { Hono, type Context as HonoContext, type MiddlewareHandler } from 'hono'
+import { createAdaptorServer, type HttpBindings } from '@hono/node-server'
 import type { Test } from 'tap'
 import { extPlugin as expressExtPlugin } from '../../adapters/express.js'
+import { extPlugin as fastifyExtPlugin } from '../../adapters/fastify.js'
+import { withExtPlugin as withFetchExtPlugin } from '../../adapters/fetch.js'
 import { withExtPlugin } from '../../adapters/http.js'
 import { extPlugin as koaExtPlugin } from '../../adapters/koa.js'
 import type { RouteConfig } from '../../src/config/schemas.js'
@@ -31,9 +40,13 @@ import type { ExtPlugin } from '../../src/ext-plugin.js'
 const require = createRequire(import.meta.url)
 const express4 = require('express4') as typeof express5
 const Koa2 = require('koa2') as typeof Koa3
+const fastify4 = require('fastify4') as typeof fastify5
 
-export const ADAPTERS = ['express5', 'express4', 'koa3', 'koa2', 'http'] as const
+export const ADAPTERS = ['express5', 'express4', 'koa3', 'koa2', 'http', 'fastify5', 'fastify4', 'hono'] as const
 export type AdapterKind = (typeof ADAPTERS)[number]
+
+/** Adapters whose application sees a Web `Request` and answers with a `Response`. */
+export const WEB_ADAPTERS: ReadonlySet<AdapterKind> = new Set(['hono'])
 
 /** How the application answers; chosen per request with the `x-e2e-respond` header. */
 export type ResponseMode =
@@ -213,7 +226,8 @@ function fixture(): string {
 /** Starts a server of `kind` on 127.0.0.1:0; it is closed when `t` ends (or by close()). */
 export async function startServer(t: Test, kind: AdapterKind, spec: ServerSpec): Promise<E2EServer> {
   const state: AppState = { requests: [], errors: [], gates: new Gates(), mount: spec.mount ?? '' }
-  let listener: http.RequestListener
+  let listener: http.RequestListener | undefined
+  let server: Server | undefined
   switch (kind) {
     case 'express5':
       listener = expressApp(express5 as unknown as ExpressModule, spec, state)
@@ -230,8 +244,17 @@ export async function startServer(t: Test, kind: AdapterKind, spec: ServerSpec):
     case 'http':
       listener = httpApp(spec, state)
       break
+    case 'fastify5':
+      server = await fastifyServer(fastify5 as unknown as FastifyFactory, spec, state)
+      break
+    case 'fastify4':
+      server = await fastifyServer(fastify4 as unknown as FastifyFactory, spec, state)
+      break
+    case 'hono':
+      server = honoServer(spec, state)
+      break
   }
-  const server = http.createServer(listener)
+  server ??= http.createServer(listener)
   servers.add(server)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -323,9 +346,16 @@ function bodyInfo(bytes: Buffer, via: 'stream' | 'parser', parsed?: unknown): Ap
   return info
 }
 
+/** What `record` reads from a request: IncomingMessage, or the same fields of a Web Request. */
+interface RequestView {
+  readonly method?: string | undefined
+  readonly headers: Record<string, string | string[] | undefined>
+  readonly rawHeaders: readonly string[]
+}
+
 function record(
   state: AppState,
-  req: IncomingMessage,
+  req: RequestView,
   url: string,
   path: string,
   query: unknown,
@@ -337,7 +367,7 @@ function record(
     path,
     matched: path === `${state.mount}/target` ? 'target' : 'fallback',
     query: sortKeys(query as Record<string, unknown>),
-    headers: sortKeys(req.headers),
+    headers: sortKeys(req.headers as Record<string, string | string[] | undefined>),
     rawHeaders: pairs(req.rawHeaders),
     body,
   }
@@ -830,5 +860,264 @@ async function httpRespond(req: IncomingMessage, res: ServerResponse, state: App
       return send(TEXT_TYPE, BODIES.cookies, { 'Set-Cookie': ['a=1; Path=/', 'b=2; Path=/'] })
     default:
       return rawRespond(mode, res, state.gates)
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Fastify 5 and 4
+
+interface FastifyRequestLike {
+  raw: ParsedRequest
+  url: string
+  query: unknown
+  body?: unknown
+}
+
+interface FastifyReplyLike {
+  raw: ServerResponse
+  code(status: number): this
+  header(name: string, value: string | string[] | number): this
+  send(payload?: unknown): this
+  hijack(): this
+}
+
+type FastifyRouteHandler = (request: FastifyRequestLike, reply: FastifyReplyLike) => Promise<unknown>
+
+interface FastifyLike {
+  server: Server
+  register(plugin: unknown, options?: object): Promise<unknown> | FastifyLike
+  all(path: string, handler: FastifyRouteHandler): unknown
+  removeAllContentTypeParsers(): void
+  addContentTypeParser(type: string, options: object, parser: (req: unknown, body: unknown, done: (err: Error | null, body?: unknown) => void) => void): void
+  addContentTypeParser(type: string, parser: (req: unknown, payload: unknown, done: (err: Error | null, body?: unknown) => void) => void): void
+  setErrorHandler(handler: (err: unknown, request: FastifyRequestLike, reply: FastifyReplyLike) => void): void
+  ready(): Promise<unknown>
+}
+
+type FastifyFactory = (options: object) => FastifyLike
+
+/**
+ * Fastify always parses bodies itself, after every onRequest hook (extPlugin's included):
+ * `before` and `after` are the same here, a catch-all parser of the given type. Without a
+ * parser, a catch-all that leaves the stream to the handler.
+ */
+async function fastifyServer(Fastify: FastifyFactory, spec: ServerSpec, state: AppState): Promise<Server> {
+  const app = Fastify({ logger: false, bodyLimit: 20 * 1024 * 1024 })
+  app.removeAllContentTypeParsers()
+  const parser = spec.parser
+  if (parser === undefined) app.addContentTypeParser('*', (_req, _payload, done) => done(null))
+  else {
+    app.addContentTypeParser('*', { parseAs: parser.type === 'raw' ? 'buffer' : 'string' }, (_req, body, done) => {
+      try {
+        done(null, parser.type === 'json' ? JSON.parse(body as string) : body)
+      } catch (err) {
+        done(err as Error)
+      }
+    })
+  }
+  app.setErrorHandler((err, _request, reply) => {
+    state.errors.push(err)
+    reply.code(500).send('fastify error handler')
+  })
+  if (spec.global) await app.register(fastifyExtPlugin, { ext: spec.ext, route: spec.global })
+  const handler: FastifyRouteHandler = (request, reply) => fastifyRespond(request, reply, state, spec.parser !== undefined)
+  const routes = async (scope: FastifyLike): Promise<void> => {
+    if (spec.route) await scope.register(fastifyExtPlugin, { ext: spec.ext, route: spec.route })
+    scope.all('/target', handler)
+    scope.all('/*', handler)
+  }
+  if (spec.mount === undefined) await routes(app)
+  else {
+    // An encapsulated context: its hooks (the route's extPlugin) run for its routes only.
+    await app.register(routes, { prefix: spec.mount })
+    app.all('/*', handler)
+  }
+  await app.ready()
+  return app.server
+}
+
+async function fastifyRespond(request: FastifyRequestLike, reply: FastifyReplyLike, state: AppState, parsing: boolean): Promise<unknown> {
+  const req = request.raw
+  const mode = modeOf(req)
+  const viaParser = parsing && request.body !== undefined
+  const bytes = viaParser ? parsedBytes(request.body) : await readStream(req, state.gates)
+  const url = req.url ?? '/'
+  const seen = record(state, req, url, pathOf(url), request.query, bodyInfo(bytes, viaParser ? 'parser' : 'stream', request.body))
+  const send = (type: string, body: string | Buffer): FastifyReplyLike => reply.header('X-App', 'a').header('Content-Type', type).send(body)
+  switch (mode) {
+    case 'echo':
+      return send(JSON_TYPE, JSON.stringify(seen))
+    case 'text':
+      return send(TEXT_TYPE, BODIES.text)
+    case 'stream':
+      return reply.header('Content-Type', TEXT_TYPE).header('X-App', 'a').send(Readable.from(BODIES.stream))
+    case 'file': {
+      const file = fixture()
+      reply.header('Content-Type', TEXT_TYPE).header('X-App', 'a').header('Content-Length', statSync(file).size)
+      return reply.send(req.method === 'HEAD' ? undefined : createReadStream(file))
+    }
+    case 'buffer':
+      return send(BINARY_TYPE, BODIES.buffer)
+    case 'json':
+      return send(JSON_TYPE, JSON.stringify(BODIES.json))
+    case 'no-content':
+      return reply.header('X-App', 'a').code(204).send()
+    case 'not-modified':
+      return reply.header('X-App', 'a').code(304).send()
+    case 'cookies':
+      return reply.header('Set-Cookie', ['a=1; Path=/', 'b=2; Path=/']).header('Content-Type', TEXT_TYPE).send(BODIES.cookies)
+    default:
+      // The application writes to the raw response itself; Fastify must stay out of it.
+      reply.hijack()
+      return rawRespond(mode, reply.raw, state.gates)
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Hono, through the fetch adapter, served by @hono/node-server
+
+type Env = { Bindings: HttpBindings; Variables: { parsed: { bytes: Buffer; value: unknown } } }
+type FetchFn = (request: Request, env: HttpBindings) => Response | Promise<Response>
+
+/** A Web handler's body parser: reads the body once and keeps bytes and value for the handler. */
+function honoParser(type: ParserType): MiddlewareHandler<Env> {
+  return async (c, next) => {
+    if (c.req.raw.body !== null) {
+      const bytes = Buffer.from(await c.req.raw.arrayBuffer())
+      const value = type === 'raw' ? bytes : type === 'text' ? bytes.toString('utf8') : JSON.parse(bytes.toString('utf8'))
+      c.set('parsed', { bytes, value })
+    }
+    await next()
+  }
+}
+
+/**
+ * A parser "before" the middleware, for a Web handler: the body arrives read, in a new Request
+ * that carries the bytes (as a server that buffers bodies would hand it over).
+ */
+function bufferedFirst(next: FetchFn): FetchFn {
+  return async (request, env) => {
+    if (request.body === null) return next(request, env)
+    const body = Buffer.from(await request.arrayBuffer())
+    return next(new Request(request.url, { method: request.method, headers: request.headers, body }), env)
+  }
+}
+
+const remoteAddress = (_request: Request, env: HttpBindings): string | undefined => env.incoming.socket.remoteAddress
+
+function honoServer(spec: ServerSpec, state: AppState): Server {
+  const prefix = spec.mount ?? ''
+  const app = new Hono<Env>()
+  app.onError((err, c) => {
+    state.errors.push(err)
+    return c.text('hono error handler', 500)
+  })
+  if (spec.parser !== undefined) app.use('*', honoParser(spec.parser.type))
+  app.all(`${prefix}/target`, (c) => honoRespond(c, state))
+  app.all('*', (c) => honoRespond(c, state))
+  const application: FetchFn = (request, env) => app.fetch(request, env)
+  let fetch: FetchFn = spec.route ? withFetchExtPlugin(spec.ext, spec.route, application, { remoteAddress }) : application
+  if (spec.mount !== undefined) {
+    // As for node:http: a dispatcher by prefix (the path is not stripped).
+    const mounted = fetch
+    fetch = (request, env) => {
+      const path = new URL(request.url).pathname
+      return path === prefix || path.startsWith(`${prefix}/`) ? mounted(request, env) : application(request, env)
+    }
+  }
+  if (spec.global) fetch = withFetchExtPlugin(spec.ext, spec.global, fetch, { remoteAddress })
+  if (spec.parser?.position === 'before') fetch = bufferedFirst(fetch)
+  return createAdaptorServer({ fetch: fetch as (request: Request, env: unknown) => Promise<Response>, hostname: '127.0.0.1' }) as Server
+}
+
+/** The request target as sent: path and query, from the absolute URL a Request carries. */
+function targetOf(href: string): string {
+  const start = href.indexOf('/', href.indexOf('//') + 2)
+  return start < 0 ? '/' : href.slice(start)
+}
+
+/** Reads a Web body; opens gate `app-got-first` at the first chunk. */
+async function readWebStream(request: Request, gates: Gates): Promise<Buffer> {
+  if (request.body === null) return Buffer.alloc(0)
+  const chunks: Buffer[] = []
+  for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) {
+    chunks.push(Buffer.from(chunk))
+    gates.open('app-got-first')
+  }
+  return Buffer.concat(chunks)
+}
+
+/** req.headers and rawHeaders as a Web Request shows them: lower-case names, repeated lines joined. */
+function webRequestView(request: Request): RequestView {
+  const headers: Record<string, string | string[]> = {}
+  const rawHeaders: string[] = []
+  for (const [name, value] of request.headers) {
+    rawHeaders.push(name, value)
+    headers[name] = name === 'set-cookie' ? [...((headers[name] as string[] | undefined) ?? []), value] : value
+  }
+  return { method: request.method, headers, rawHeaders }
+}
+
+/** A body that ends with its last chunk sent as `Transfer-Encoding: chunked`, as res.write/res.end does. */
+function chunked(chunks: readonly string[], wait?: () => Promise<string>): ReadableStream<Uint8Array> {
+  let i = 0
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (i < chunks.length) controller.enqueue(Buffer.from(chunks[i++]!))
+      else if (wait !== undefined && i++ === chunks.length) controller.enqueue(Buffer.from(await wait()))
+      else controller.close()
+    },
+  })
+}
+
+async function honoRespond(c: HonoContext<Env>, state: AppState): Promise<Response> {
+  const request = c.req.raw
+  const mode = (request.headers.get(RESPOND_HEADER) ?? 'echo') as ResponseMode
+  const parsed = c.get('parsed')
+  const bytes = parsed !== undefined ? parsed.bytes : await readWebStream(request, state.gates)
+  const url = targetOf(request.url)
+  const q = url.indexOf('?')
+  const seen = record(state, webRequestView(request), url, pathOf(url), parseQuery(q < 0 ? '' : url.slice(q + 1)), bodyInfo(bytes, parsed !== undefined ? 'parser' : 'stream', parsed?.value))
+  const whole = (type: string, body: Buffer | string, extra: Record<string, string> = { 'X-App': 'a' }): Response => {
+    const buf = typeof body === 'string' ? Buffer.from(body) : body
+    return new Response(buf, { headers: { ...extra, 'Content-Type': type, 'Content-Length': String(buf.length) } })
+  }
+  const streamed = { 'Content-Type': TEXT_TYPE, 'X-App': 'a', 'Transfer-Encoding': 'chunked' }
+  switch (mode) {
+    case 'echo':
+      return whole(JSON_TYPE, JSON.stringify(seen))
+    case 'text':
+      return whole(TEXT_TYPE, BODIES.text)
+    case 'raw-end':
+      return new Response(chunked([BODIES.rawEnd]), { headers: streamed })
+    case 'chunks':
+      return new Response(chunked(BODIES.chunks), { headers: streamed })
+    case 'stream':
+      return new Response(chunked(BODIES.stream), { headers: streamed })
+    case 'slow':
+      return new Response(
+        chunked(['first;'], async () => ((await state.gates.wait('client-got-first', GATE_TIMEOUT)) ? 'last' : 'timeout')),
+        { headers: streamed },
+      )
+    case 'file': {
+      const file = fixture()
+      const headers = { 'Content-Type': TEXT_TYPE, 'X-App': 'a', 'Content-Length': String(statSync(file).size) }
+      const body = request.method === 'HEAD' ? null : (Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array>)
+      return new Response(body, { headers })
+    }
+    case 'buffer':
+      return whole(BINARY_TYPE, BODIES.buffer)
+    case 'json':
+      return whole(JSON_TYPE, JSON.stringify(BODIES.json))
+    case 'no-content':
+      return new Response(null, { status: 204, headers: { 'X-App': 'a' } })
+    case 'not-modified':
+      return new Response(null, { status: 304, headers: { 'X-App': 'a' } })
+    case 'cookies': {
+      const headers = new Headers({ 'Content-Type': TEXT_TYPE, 'Content-Length': String(BODIES.cookies.length) })
+      headers.append('Set-Cookie', 'a=1; Path=/')
+      headers.append('Set-Cookie', 'b=2; Path=/')
+      return new Response(BODIES.cookies, { headers })
+    }
   }
 }
