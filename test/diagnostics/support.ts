@@ -58,6 +58,8 @@ export interface Traffic {
 
 export interface Setup {
   readonly ext: ExtPlugin
+  /** The socket the ExtPlugin talks to (the relay's). */
+  readonly socket: string
   readonly traffic: Traffic
   /** Serves `route` in front of a handler answering 200 `ok`; returns its origin. */
   serve(route: RouteConfig): Promise<string>
@@ -86,6 +88,7 @@ export async function setup(t: Test): Promise<Setup> {
   })
   return {
     ext,
+    socket: relayPath,
     traffic,
     async serve(route) {
       const server = http.createServer(
