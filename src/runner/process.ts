@@ -10,16 +10,20 @@
 // and even when Node is SIGKILLed (watcher.ts); a stale socket file is removed before
 // every start, whatever the runner does; a runner that keeps dying soon after its start
 // is respawned less and less often (3 s doubling up to 30 s) instead of every 3 s forever.
+// Each line it prints is logged at the level it was written at (output.ts). Spawns, exits
+// and respawns are published on the runner-* diagnostics channels.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ErrorCode, ExtPluginError, RunnerStartError } from '../errors.js'
 import { silentLogger, type Logger } from '../logger.js'
 import { connectUnix } from '../rpc/connection.js'
+import { runnerExitChannel, runnerRespawnChannel, runnerSpawnChannel } from '../diagnostics/channels.js'
 import { onProcessExit } from './exit-hook.js'
+import { OUTPUT_TAIL_LINES, type RunnerExitInfo, type RunnerHealth, type RunnerState } from './health.js'
+import { logOutput, OutputTail } from './output.js'
 import { RunnerWatcher } from './watcher.js'
 
 export interface RunnerProcessOptions {
@@ -42,6 +46,13 @@ export interface RunnerProcessOptions {
   readonly logger?: Logger | undefined
   /** Told when the runner exited (before any respawn), e.g. to flush conf tokens. */
   readonly onExit?: ((exit: RunnerExit) => void) | undefined
+  /**
+   * A private directory to put the socket in (a shared runner's); it is neither created
+   * nor removed here, only the socket file. Default: a new directory of our own.
+   */
+  readonly directory?: string | undefined
+  /** Told after every change of state (spawned, listening, exited, closed). */
+  readonly onChange?: (() => void) | undefined
 }
 
 export interface RunnerExit {
@@ -52,7 +63,6 @@ export interface RunnerExit {
 /** Linux's sun_path holds 108 bytes including the terminating NUL. */
 const MAX_SOCKET_PATH = 107
 const READY_POLL_MS = 20
-const OUTPUT_LINES_KEPT = 20
 
 export class RunnerProcess {
   readonly socketPath: string
@@ -66,8 +76,12 @@ export class RunnerProcess {
   #pendingRespawn: { resolve: () => void; reject: (err: unknown) => void } | undefined
   #closing: Promise<void> | undefined
   readonly #removeExitHook: () => void
-  /** The last lines the runner printed, for the error when it fails to start. */
-  readonly #recentOutput: string[] = []
+  /** The last lines the runner printed, for the error when it fails to start and health(). */
+  readonly #tail = new OutputTail(OUTPUT_TAIL_LINES)
+  /** True when the directory is ours to remove. */
+  readonly #ownDir: boolean
+  #state: RunnerState = 'starting'
+  #lastExit: RunnerExitInfo | undefined
   #spawns = 0
   /** When the current runner was started (performance.now()), to tell a crash loop. */
   #startedAt = 0
@@ -79,10 +93,11 @@ export class RunnerProcess {
     if (options.cmd.length === 0) throw new ExtPluginError(ErrorCode.INVALID_OPTIONS, 'runner.cmd must not be empty')
     this.#options = options
     this.#logger = options.logger ?? silentLogger
-    this.#dir = mkdtempSync(join(tmpdir(), 'apisix-ext-plugin-'))
+    this.#ownDir = options.directory === undefined
+    this.#dir = options.directory ?? mkdtempSync(join(tmpdir(), 'apisix-ext-plugin-'))
     this.socketPath = join(this.#dir, 'runner.sock')
     if (Buffer.byteLength(this.socketPath) > MAX_SOCKET_PATH) {
-      rmSync(this.#dir, { recursive: true, force: true })
+      this.#removeFiles()
       throw new ExtPluginError(
         ErrorCode.INVALID_OPTIONS,
         `the runner socket path ${this.socketPath} is longer than ${MAX_SOCKET_PATH} bytes; set TMPDIR to a shorter directory`,
@@ -103,6 +118,27 @@ export class RunnerProcess {
     return this.#spawns
   }
 
+  /** How many times the runner was started again after an exit (`spawns` − 1). */
+  get respawns(): number {
+    return Math.max(0, this.#spawns - 1)
+  }
+
+  get state(): RunnerState {
+    return this.#state
+  }
+
+  health(): RunnerHealth {
+    return {
+      state: this.#state,
+      role: 'owner',
+      pid: this.pid,
+      restarts: this.respawns,
+      lastExit: this.#lastExit,
+      output: this.#tail.lines(),
+      socketPath: this.socketPath,
+    }
+  }
+
   /** Resolves when the current runner accepts connections on the socket. */
   ready(): Promise<void> {
     return this.#ready
@@ -121,12 +157,13 @@ export class RunnerProcess {
     this.#killNow()
     this.#watcher.close()
     this.#removeExitHook()
+    this.#setState('down')
   }
 
   #spawn(): Promise<void> {
     const { cmd } = this.#options
     this.#spawns++
-    this.#recentOutput.length = 0
+    this.#tail.clear()
     // A runner that died without unlinking its socket (SIGKILL, a crash, a runner that
     // never cleans up) would make the next one fail with EADDRINUSE; the directory is ours.
     rmSync(this.socketPath, { force: true })
@@ -147,12 +184,17 @@ export class RunnerProcess {
     if (child.pid !== undefined) this.#watcher.watch(child.pid)
     // The runner alone must not keep Node alive: the application's server does that.
     child.unref()
-    this.#pipeOutput(child)
+    logOutput(child.stdout, child.pid, this.#logger, this.#tail)
+    logOutput(child.stderr, child.pid, this.#logger, this.#tail)
+    if (runnerSpawnChannel.hasSubscribers) {
+      runnerSpawnChannel.publish({ pid: child.pid, cmd, socketPath: this.socketPath, spawns: this.#spawns })
+    }
 
     const started = new Promise<void>((resolve, reject) => {
       child.once('error', (err) => {
         // Spawning failed (no such file, not executable): nothing to respawn, as in APISIX.
         this.#child = undefined
+        this.#setState('down')
         reject(new RunnerStartError(`failed to start the runner ${JSON.stringify(cmd)}: ${err.message}`, undefined, err))
       })
       child.once('exit', (code, signal) => {
@@ -164,7 +206,10 @@ export class RunnerProcess {
         )
         this.#onExit(child, code, signal)
       })
-      this.#waitListening(child).then(resolve, reject)
+      this.#waitListening(child).then(() => {
+        if (this.#child === child && this.#closing === undefined) this.#setState('up')
+        resolve()
+      }, reject)
     })
     return started
   }
@@ -199,34 +244,39 @@ export class RunnerProcess {
     throw new RunnerStartError('the runner stopped before it listened')
   }
 
-  #pipeOutput(child: ChildProcess): void {
-    const forward = (stream: NodeJS.ReadableStream | null, log: (line: string) => void): void => {
-      if (stream === null) return
-      ;(stream as NodeJS.ReadableStream & { unref?: () => void }).unref?.()
-      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
-        this.#recentOutput.push(line)
-        if (this.#recentOutput.length > OUTPUT_LINES_KEPT) this.#recentOutput.shift()
-        log(`runner: ${line}`)
-      })
-    }
-    forward(child.stdout, (line) => this.#logger.info({ pid: child.pid }, line))
-    forward(child.stderr, (line) => this.#logger.warn({ pid: child.pid }, line))
+  #outputTail(): string {
+    const lines = this.#tail.lines()
+    return lines.length === 0 ? '' : `; its last output:\n${lines.join('\n')}`
   }
 
-  #outputTail(): string {
-    return this.#recentOutput.length === 0 ? '' : `; its last output:\n${this.#recentOutput.join('\n')}`
+  #setState(state: RunnerState): void {
+    if (this.#state === state) return
+    this.#state = state
+    this.#options.onChange?.()
   }
 
   #onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.#child === child) this.#child = undefined
     this.#watcher.watch(0)
-    if (this.#closing !== undefined) return
+    const expected = this.#closing !== undefined
+    this.#lastExit = { pid: child.pid, code, signal, at: new Date().toISOString(), output: this.#tail.lines() }
+    if (runnerExitChannel.hasSubscribers) {
+      runnerExitChannel.publish({ pid: child.pid, cmd: this.#options.cmd, code, signal, expected })
+    }
+    if (expected) {
+      this.#setState('down')
+      return
+    }
     if (code !== 0 || signal !== null) {
       this.#logger.warn({ pid: child.pid, code, signal }, `runner exited with reason: ${signal ? 'signal' : 'exit'}, status: ${signal ?? code}`)
     }
     this.#options.onExit?.({ code, signal })
     const delay = this.#respawnDelay()
     this.#logger.warn({ delay, cmd: this.#options.cmd }, `respawn runner ${delay / 1000} seconds later with cmd: ${JSON.stringify(this.#options.cmd)}`)
+    if (runnerRespawnChannel.hasSubscribers) {
+      runnerRespawnChannel.publish({ pid: child.pid, cmd: this.#options.cmd, code, signal, delay })
+    }
+    this.#setState('restarting')
     this.#setReady(new Promise<void>((resolve, reject) => (this.#pendingRespawn = { resolve, reject })))
     this.#respawnTimer = setTimeout(() => {
       const pending = this.#pendingRespawn!
@@ -269,13 +319,20 @@ export class RunnerProcess {
     }
     this.#watcher.close()
     this.#removeExitHook()
-    rmSync(this.#dir, { recursive: true, force: true })
+    this.#removeFiles()
+    this.#setState('down')
   }
 
   #killNow(): void {
     const child = this.#child
     if (child !== undefined && child.exitCode === null && child.signalCode === null) signalGroup(child, 'SIGKILL')
-    rmSync(this.#dir, { recursive: true, force: true })
+    this.#removeFiles()
+  }
+
+  /** Our own directory goes; in a shared directory only the socket file is ours. */
+  #removeFiles(): void {
+    if (this.#ownDir) rmSync(this.#dir, { recursive: true, force: true })
+    else rmSync(this.socketPath, { force: true })
   }
 }
 
