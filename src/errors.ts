@@ -57,6 +57,10 @@ export const ErrorCode = {
   UPSTREAM_RETRY_TIMEOUT: 'EXT_ERR_UPSTREAM_RETRY_TIMEOUT',
   /** An upstream body that had to be read whole is larger than the limit (answered 502). */
   UPSTREAM_BODY_TOO_LARGE: 'EXT_ERR_UPSTREAM_BODY_TOO_LARGE',
+  /** An etcd request failed: unreachable, past the source's `timeout`, refused (auth). The cause is the client's error. */
+  ETCD: 'EXT_ERR_ETCD',
+  /** A value written to etcd that the local gateway refused when it came back through the watch (a concurrent write made it invalid). */
+  ETCD_REFUSED: 'EXT_ERR_ETCD_REFUSED',
   /** adminApi() / listenAdmin() options are invalid: no key (there is no default), an empty key, a viewer key equal to the admin key. */
   ADMIN_OPTIONS: 'EXT_ERR_ADMIN_OPTIONS',
 } as const
