@@ -10,7 +10,7 @@ import { readBody, tooLargeMessage } from './body.js'
 import { deleteObject, getObjects, patchObject, postObject, putObject, type OperationContext, type Target } from './operations.js'
 import { pluginsReply, type PluginCatalog } from './plugins.js'
 import { resourceOf, type Method } from './resources.js'
-import { failure, reply, send, type Reply } from './respond.js'
+import { failure, KEY_NOT_FOUND, reply, send, type Reply } from './respond.js'
 
 export interface AdminDependencies {
   /** The store writes go to (read on every request: a gateway may change it). */
@@ -24,6 +24,11 @@ const PREFIX = '/apisix/admin'
 const METHODS: ReadonlySet<string> = new Set(['get', 'put', 'post', 'patch', 'delete'])
 const WITH_BODY: ReadonlySet<string> = new Set(['put', 'post', 'patch'])
 const NOT_FOUND = failure(404, '404 Route Not Found')
+/**
+ * APISIX resources this gateway does not serve. They read as empty (a6 `config sync` lists
+ * every one of them and reads each plugin's metadata) and refuse writes.
+ */
+const EMPTY: ReadonlySet<string> = new Set(['ssl', 'ssls', 'stream_routes', 'protos', 'secrets', 'plugin_metadata'])
 
 /** One write queue per store, shared by every handler on it. */
 const queues = new WeakMap<ConfigStore, Promise<unknown>>()
@@ -51,6 +56,7 @@ async function handle(deps: AdminDependencies, keys: Keys, req: IncomingMessage,
   const [name = '', rawId, ...rest] = segments
   const method = (req.method ?? 'GET').toLowerCase()
   if (name === 'plugins') return send(res, pluginsReply(deps.plugins, method, rawId, url.searchParams))
+  if (EMPTY.has(name)) return send(res, emptyReply(name, method, rawId))
   const resource = resourceOf(name)
   if (resource === undefined) return send(res, failure(404, `Unsupported resource type: ${name}`))
   if (!METHODS.has(method)) return send(res, NOT_FOUND)
@@ -93,6 +99,11 @@ async function handle(deps: AdminDependencies, keys: Keys, req: IncomingMessage,
   })
   if (answer.status < 300) deps.logger.info({ method: req.method, url: url.pathname, status: answer.status }, 'admin api write')
   send(res, answer)
+}
+
+function emptyReply(name: string, method: string, id: string | undefined): Reply {
+  if (method !== 'get') return failure(405, `not supported \`${method.toUpperCase()}\` method for ${name}: this gateway does not serve ${name}`)
+  return id === undefined || id === '' ? reply(200, { total: 0, list: [] }) : KEY_NOT_FOUND
 }
 
 function serial<T>(store: ConfigStore, task: () => Promise<T>): Promise<T> {

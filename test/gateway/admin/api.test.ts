@@ -163,7 +163,7 @@ t.test('POST: a generated 20-digit id, 201; 405 for the kinds APISIX refuses it'
     ['plugin_configs', 'plugin config'],
     ['consumer_groups', 'consumer group'],
     ['global_rules', 'global rule'],
-  ]) {
+  ] as const) {
     const res = await call(m.admin, 'POST', `${A}/${kind}`, { plugins: {} })
     t.equal(res.status, 405, kind)
     t.same(res.json, { error_msg: `not supported \`POST\` method for ${singular}` })
@@ -304,8 +304,15 @@ t.test('paths and methods outside the kinds', async (t) => {
   const unknown = await call(m.admin, 'GET', `${A}/foo`)
   t.equal(unknown.status, 404)
   t.same(unknown.json, { error_msg: 'Unsupported resource type: foo' })
-  const ssl = await call(m.admin, 'GET', `${A}/ssls`)
-  t.same(ssl.json, { error_msg: 'Unsupported resource type: ssls' })
+  // APISIX resources this gateway does not serve read as empty (a6 config sync lists them all)
+  for (const name of ['ssl', 'ssls', 'stream_routes', 'protos', 'secrets', 'plugin_metadata']) {
+    const list = await call(m.admin, 'GET', `${A}/${name}?page=1&page_size=500`)
+    t.same([list.status, list.json], [200, { total: 0, list: [] }], `${name} lists empty`)
+    const one = await call(m.admin, 'GET', `${A}/${name}/key-auth`)
+    t.same([one.status, one.json], [404, { message: 'Key not found' }], `${name}/x is not found`)
+    const write = await call(m.admin, 'PUT', `${A}/${name}/x`, {})
+    t.equal(write.status, 405, `${name} refuses writes`)
+  }
   const ttl = await call(m.admin, 'PUT', `${A}/routes/r2?ttl=abc`, { uri: '/r2', upstream_id: 'u1' })
   t.same(ttl.json, { error_msg: 'invalid argument ttl: should be a number' })
   const outside = await call(m.admin, 'GET', '/elsewhere')
