@@ -80,10 +80,17 @@ export interface ExchangeInit {
   readonly signal?: AbortSignal
 }
 
+/** One pipeline's progress through one request. */
+export interface PipelineRun {
+  readonly ran: Set<PluginInstance>
+  /** Set when a branch stage chose the rest of the run: the response-phase plugins to run instead. */
+  response: readonly PluginInstance[] | undefined
+}
+
 /** What the engine keeps per request; maps are made on first use (most requests need none). */
 export interface EngineState {
-  /** Per pipeline: the instances whose rewrite or access handler ran. */
-  runs: Map<Pipeline, { readonly ran: Set<PluginInstance> }> | undefined
+  /** Per pipeline: the instances whose rewrite or access handler ran, and a branch's response list. */
+  runs: Map<Pipeline, PipelineRun> | undefined
   /** Filter verdicts, evaluated once, when the plugin would first run. */
   filterVerdicts: Map<PluginInstance, boolean> | undefined
   /** Rewrite.resp_headers go onto the response once, whichever path sends it. */

@@ -6,6 +6,7 @@ import { compileFilter, type CompiledFilter } from '../expr/index.js'
 import type { Logger } from '../logger.js'
 import { PHASES, toBody, type Phase, type Plugin } from './plugin.js'
 import type { PluginRegistry } from './registry.js'
+import type { Exchange } from './exchange.js'
 
 /** One plugin as configured on one route version. */
 export interface PluginInstance {
@@ -27,6 +28,31 @@ export interface Pipeline {
   /** Bumped by every update; part of each conf token key. */
   readonly version: number
   readonly phases: Readonly<Record<Phase, readonly PluginInstance[]>>
+  /**
+   * When set, the request phases run these stages in order instead of `phases.rewrite` then
+   * `phases.access`: a gateway interleaves its global rules' phases with the route's.
+   */
+  readonly stages?: readonly Stage[]
+  /** A branch stage may bring response-phase plugins that `phases.response` lacks. */
+  readonly mayRespond?: boolean
+}
+
+export type RequestPhase = 'rewrite' | 'access'
+
+/**
+ * One step of the request phases: a list of plugins run in one phase, or a branch that may
+ * replace the stages still to come (and the response list) once the request says more
+ * about itself — the gateway's consumer merge after an auth plugin identified the consumer.
+ */
+export type Stage =
+  | { readonly phase: RequestPhase; readonly instances: readonly PluginInstance[] }
+  | { readonly phase: 'branch'; readonly next: (exchange: Exchange) => Branch | undefined }
+
+export interface Branch {
+  /** Replace the stages after the branch. */
+  readonly stages: readonly Stage[]
+  /** Replace the pipeline's response-phase list for this request. */
+  readonly response: readonly PluginInstance[]
 }
 
 /** What a plugin's `prepare` learns about the configuration it is preparing. */
@@ -39,7 +65,12 @@ export interface PrepareContext {
   readonly contentHash: string
 }
 
-export type ConfType = 'route' | 'global_rule'
+/**
+ * The first part of a conf token key. APISIX's own: `route`, `global_rule`, and after a
+ * consumer merge `route&consumer`, `route&consumer&consumer_group` (plugin.lua
+ * merge_consumer_route), whose conf ids are `<route>&<username>[&<group>]`.
+ */
+export type ConfType = 'route' | 'global_rule' | 'route&consumer' | 'route&consumer&consumer_group'
 
 interface Meta {
   disable?: boolean

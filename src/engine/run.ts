@@ -3,15 +3,15 @@
 // priority; a handler that returns a response ends the request there.
 import { errorFields, type Logger } from '../logger.js'
 import { withErrorPage } from './error-page.js'
-import type { Exchange } from './exchange.js'
-import type { PluginInstance, Pipeline } from './pipeline.js'
+import type { Exchange, PipelineRun } from './exchange.js'
+import type { PluginInstance, Pipeline, Stage } from './pipeline.js'
 import { toFinalResponse, type FinalResponse, type PluginResponse } from './plugin.js'
 import { prepareVariables } from './variables.js'
 
-function stateOf(exchange: Exchange, pipeline: Pipeline): { readonly ran: Set<PluginInstance> } {
+function stateOf(exchange: Exchange, pipeline: Pipeline): PipelineRun {
   const states = (exchange.engine.runs ??= new Map())
   let state = states.get(pipeline)
-  if (state === undefined) states.set(pipeline, (state = { ran: new Set() }))
+  if (state === undefined) states.set(pipeline, (state = { ran: new Set(), response: undefined }))
   return state
 }
 
@@ -20,15 +20,40 @@ export async function runRequestPhases(pipeline: Pipeline, exchange: Exchange, l
   exchange.routeId = pipeline.routeId
   exchange.routeName = pipeline.routeName
   const state = stateOf(exchange, pipeline)
-  for (const phase of ['rewrite', 'access'] as const) {
-    for (const instance of pipeline.phases[phase]) {
+  let stages = pipeline.stages ?? defaultStages(pipeline)
+  for (let i = 0; i < stages.length; i++) {
+    const stage = stages[i]!
+    if (stage.phase === 'branch') {
+      const branch = stage.next(exchange)
+      if (branch !== undefined) {
+        state.response = branch.response
+        stages = branch.stages
+        i = -1
+      }
+      continue
+    }
+    for (const instance of stage.instances) {
       if (!(await admitted(instance, exchange, logger))) continue
       state.ran.add(instance)
-      const result = await invoke(instance, phase, exchange, logger)
+      const result = await invoke(instance, stage.phase, exchange, logger)
       if (result !== undefined) return result
     }
   }
   return undefined
+}
+
+// A plain pipeline's stages: its rewrite list, then its access list (made once per pipeline).
+const plainStages = new WeakMap<Pipeline, readonly Stage[]>()
+function defaultStages(pipeline: Pipeline): readonly Stage[] {
+  let stages = plainStages.get(pipeline)
+  if (stages === undefined) {
+    stages = [
+      { phase: 'rewrite', instances: pipeline.phases.rewrite },
+      { phase: 'access', instances: pipeline.phases.access },
+    ]
+    plainStages.set(pipeline, stages)
+  }
+  return stages
 }
 
 /**
@@ -37,7 +62,7 @@ export async function runRequestPhases(pipeline: Pipeline, exchange: Exchange, l
  */
 export async function runResponsePhase(pipeline: Pipeline, exchange: Exchange, logger: Logger, stopped: boolean): Promise<void> {
   const state = stateOf(exchange, pipeline)
-  for (const instance of pipeline.phases.response) {
+  for (const instance of state.response ?? pipeline.phases.response) {
     if (stopped && !state.ran.has(instance)) continue
     if (!(await admitted(instance, exchange, logger))) continue
     const result = await invoke(instance, 'response', exchange, logger)
@@ -45,9 +70,9 @@ export async function runResponsePhase(pipeline: Pipeline, exchange: Exchange, l
   }
 }
 
-/** True when this route has anything to run after the application answered. */
+/** True when this route has, or may have (see Pipeline.mayRespond), anything to run after the application answered. */
 export function hasResponsePhase(pipeline: Pipeline): boolean {
-  return pipeline.phases.response.length > 0
+  return pipeline.phases.response.length > 0 || pipeline.mayRespond === true
 }
 
 async function invoke(

@@ -6,17 +6,17 @@ import { errorFields } from '../logger.js'
 import { readFileSync } from 'node:fs'
 import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { ConfigError, ErrorCode } from '../errors.js'
-import type { Route } from '../engine/route.js'
+import { compilePipeline, type ConfType, type Pipeline, type PluginInstance } from '../engine/pipeline.js'
+import { contentHash } from '../engine/runner-plugins.js'
 import type { ExtPlugin } from '../ext-plugin.js'
 import type { ConfigSnapshot } from './config/types.js'
 import { validateConfig, type ValidateOptions } from './config/validate.js'
-import { globalPlugins, mergeRoute, stableStringify, type MergedRoute } from './merge.js'
+import { AUTH_PLUGINS, globalPlugins, mergeConsumer, mergeRoute, stableStringify, type MergedRoute, type PhaseOrder } from './merge.js'
+import { globalPhases, planRoute, type ConsumerRun } from './plan.js'
 import { createRouter, type Router } from './router/router.js'
 import { parseConfigText, watchConfig, type ConfigWatcher, type WatchResult } from './source/file.js'
-import type { Prepared } from './source/etcd-apply.js'
-import { EtcdSource, type EtcdSourceOptions } from './source/etcd.js'
-import { EtcdStore } from './store/etcd.js'
-import { keyAuthPlugin } from './plugins/key-auth.js'
+import { consumerOf, keyAuthPlugin } from './plugins/key-auth.js'
+import type { ConsumerConfig, PluginMap } from './config/types.js'
 import { Upstream } from './upstream/upstream.js'
 import type { Exchange } from '../engine/exchange.js'
 import { createAdminHandler } from './admin/handler.js'
@@ -35,25 +35,7 @@ export function bindRequest(exchange: Exchange, state: GatewayState): void {
 }
 
 /** A path to an apisix.yaml / JSON file, or a configuration object of the same shape. */
-export type GatewaySource = string | Readonly<Record<string, unknown>> | EtcdGatewaySource
-
-/** etcd in APISIX's layout: `{ etcd: { hosts: ['http://127.0.0.1:2379'], prefix: '/apisix' } }`. */
-export interface EtcdGatewaySource {
-  readonly etcd: EtcdSourceOptions
-}
-
-function etcdOptions(source: GatewaySource): EtcdSourceOptions | undefined {
-  if (typeof source !== 'object' || source === null || !('etcd' in source)) return undefined
-  const etcd = (source as { etcd?: unknown }).etcd
-  if (Object.keys(source).length !== 1 || typeof etcd !== 'object' || etcd === null) {
-    throw new ConfigError(ErrorCode.INVALID_CONFIG, 'an etcd source is `{ etcd: { hosts, prefix?, timeout?, auth?, tls? } }`', 'etcd')
-  }
-  const hosts = (etcd as { hosts?: unknown }).hosts
-  if (!(typeof hosts === 'string' || (Array.isArray(hosts) && hosts.length > 0 && hosts.every((h) => typeof h === 'string')))) {
-    throw new ConfigError(ErrorCode.INVALID_CONFIG, 'etcd.hosts must be a URL or a non-empty list of URLs', 'etcd.hosts')
-  }
-  return etcd as EtcdSourceOptions
-}
+export type GatewaySource = string | Readonly<Record<string, unknown>>
 
 export interface GatewayOptions {
   /** Re-read the file when it changes (debounced), validate it whole, swap it in. */
@@ -62,6 +44,14 @@ export interface GatewayOptions {
   readonly debounce?: number
   /** `error` (default): a plugin nobody registered fails the config; `ignore`: warn once, skip it. */
   readonly unknownPlugins?: 'error' | 'ignore'
+  /**
+   * How the global rules' phases interleave with the route's (apisix-config.md §4).
+   * `apisix-3.17` (default, APISIX 3.17 and later): global rewrite → route rewrite → consumer
+   * merge → global access → route access. `legacy` (older APISIX, and its docs): global
+   * rewrite → global access → route rewrite → consumer merge → route access. Response phase:
+   * global, then route, in both.
+   */
+  readonly phaseOrder?: PhaseOrder
   /**
    * Admin API writes also replace the source file (a temporary file, then a rename), in its
    * format (YAML with `#END`, or JSON), before they are acknowledged: they survive a restart.
@@ -73,7 +63,10 @@ export interface GatewayOptions {
 /** One route of a state: its merged configuration, its compiled plugins, its upstream. */
 export interface GatewayRoute {
   readonly merged: MergedRoute
-  readonly route: Route
+  /** The route's own merged plugins (service, plugin config, route); tokens keyed `route#<id>#…`. */
+  readonly own: Pipeline
+  /** What a matched request runs: the global rules' and the route's stages in phase order, the consumer branch. */
+  readonly pipeline: Pipeline
   /** Undefined: the application plays the upstream (`next()` / the fallback). */
   readonly upstream: Upstream | undefined
 }
@@ -82,8 +75,8 @@ export interface GatewayState {
   readonly snapshot: ConfigSnapshot
   readonly router: Router
   readonly routes: ReadonlyMap<string, GatewayRoute>
-  /** Each global rule as its own Route (tokens keyed `global_rule#<id>#…`), in file order. */
-  readonly globalRules: readonly Route[]
+  /** Each global rule compiled on its own (tokens keyed `global_rule#<id>#…`), in file order. */
+  readonly globalRules: readonly Pipeline[]
   /** Upstreams by the fingerprint of their configuration, so a reload keeps unchanged pools. */
   readonly upstreams: ReadonlyMap<string, Upstream>
 }
@@ -98,10 +91,6 @@ export class Gateway {
   /** Requests running per state; a state absent from the map has none. */
   readonly #inFlight = new Map<GatewayState, number>()
   #closed = false
-  /** The etcd source, when the configuration lives in etcd. */
-  #etcd: EtcdSource | undefined
-  /** Settles after the initial load (at once for a file or an object). */
-  #ready: Promise<void> = Promise.resolve()
   /** Where the Admin API writes (an etcd source assigns its own); created on first use otherwise. */
   #store: ConfigStore | undefined
   /** The last configuration object given (constructor or update()), in the standalone shape; undefined: the file's. */
@@ -117,29 +106,10 @@ export class Gateway {
     if (ext.plugins.get('key-auth') === undefined) {
       ext.register(keyAuthPlugin({ snapshotOf: (exchange) => requestStates.get(exchange)?.snapshot }))
     }
-    const etcd = etcdOptions(source)
-    // An etcd gateway starts empty (every request 404) and fills in when the first read lands.
-    const initial = etcd !== undefined ? this.#validate({}) : typeof source === 'string' ? this.#readFile(source) : this.#validate(source)
-    this.#state = this.#build(initial, undefined)
-    if (etcd !== undefined) {
-      this.#etcd = new EtcdSource(etcd, { logger: ext.logger, prepare: (config) => this.#prepare(config) })
-      this.#store = new EtcdStore(this.#etcd)
-      this.#ready = this.#etcd.start()
-      // ready() hands the failure to whoever asks; unasked, it is only logged by the source's retries
-      this.#ready.catch(() => {})
-    }
+    this.#state = this.#build(typeof source === 'string' ? this.#readFile(source) : this.#validate(source), undefined)
     if (options.watch === true && this.#file !== undefined) {
       this.#watcher = watchConfig(this.#file, (result) => this.#onFileChange(result), { ...this.#validation(), debounce: options.debounce })
     }
-  }
-
-  /**
-   * Resolves once the initial configuration is running: at once for a file or an object;
-   * for etcd after the first range read. With etcd unreachable it rejects (EXT_ERR_ETCD)
-   * while the gateway keeps retrying in the background, serving 404 until the read succeeds.
-   */
-  ready(): Promise<void> {
-    return this.#ready
   }
 
   /** What new requests run on. */
@@ -251,7 +221,6 @@ export class Gateway {
     if (this.#closed) return
     this.#closed = true
     this.#watcher?.close()
-    await this.#etcd?.close()
     await Promise.all([...this.#state.upstreams.values()].map((u) => u.close()))
   }
 
@@ -265,15 +234,6 @@ export class Gateway {
       return readFileSync(path, 'utf8')
     } catch (err) {
       throw new ConfigError(ErrorCode.INVALID_CONFIG, `cannot read ${path}: ${(err as Error).message}`, '')
-    }
-  }
-
-  /** A candidate for the etcd source: validated and compiled now, swapped in by commit(). */
-  #prepare(config: RawConfig): Prepared {
-    const state = this.#build(this.#validate(config), this.#state)
-    return {
-      commit: () => (this.#closed ? this.#retire(state) : this.#swap(state)),
-      discard: () => this.#retire(state),
     }
   }
 
@@ -307,28 +267,73 @@ export class Gateway {
       upstreams.set(key, upstream)
       return upstream
     }
+    const globalRules = globalPlugins(snapshot).rules.map((rule) =>
+      this.#compile(`${where}global rule ${rule.id}`, rule.id, undefined, 'global_rule', rule.pluginsConfig),
+    )
+    const global = globalPhases(globalRules)
+    const order = this.#options.phaseOrder ?? 'apisix-3.17'
+    const consumersRespond = this.#consumersMayRespond(snapshot)
     const routes = new Map<string, GatewayRoute>()
     for (const config of snapshot.routes) {
       const merged = mergeRoute(snapshot, config)
-      // Compiling checks each plugin's conf against its schema: a failure names the route.
-      let route: Route
-      try {
-        route = this.#ext.route({ id: merged.id, name: merged.name, plugins: merged.pluginsConfig })
-      } catch (err) {
-        if (err instanceof ConfigError) err.message = `${where}route ${merged.id}: ${err.message}`
-        throw err
-      }
-      routes.set(merged.id, { merged, route, upstream: upstreamFor(merged.upstream) })
+      // An unchanged route keeps its compiled plugins (and so its conf tokens).
+      const before = previous?.routes.get(merged.id)
+      const own =
+        before !== undefined && before.merged.fingerprint === merged.fingerprint && before.merged.name === merged.name
+          ? before.own
+          : this.#compile(`${where}route ${merged.id}`, merged.id, merged.name, 'route', merged.pluginsConfig)
+      const runs = new WeakMap<ConsumerConfig, ConsumerRun>()
+      const pipeline = planRoute({
+        route: own,
+        global,
+        order,
+        mayRespond: consumersRespond && [...merged.pluginNames].some((name) => this.#isAuth(name)),
+        consumer: (exchange) => {
+          const attached = consumerOf(exchange)
+          if (attached === undefined) return undefined
+          let run = runs.get(attached.consumer)
+          if (run === undefined) runs.set(attached.consumer, (run = this.#consumerRun(snapshot, merged, attached.consumer)))
+          return run
+        },
+      })
+      routes.set(merged.id, { merged, own, pipeline, upstream: upstreamFor(merged.upstream) })
     }
-    const globalRules = globalPlugins(snapshot).rules.map((rule) => {
-      try {
-        return this.#ext.route({ id: rule.id, plugins: rule.pluginsConfig }, 'global_rule')
-      } catch (err) {
-        if (err instanceof ConfigError) err.message = `${where}global rule ${rule.id}: ${err.message}`
-        throw err
-      }
-    })
     return { snapshot, router: createRouter(snapshot, { logger: this.#ext.logger }), routes, globalRules, upstreams }
+  }
+
+  #compile(what: string, id: string, name: string | undefined, confType: ConfType, plugins: PluginMap): Pipeline {
+    try {
+      return compilePipeline(this.#ext.plugins, { id, name, confType, plugins }, 1, contentHash, this.#ext.logger)
+    } catch (err) {
+      if (err instanceof ConfigError) err.message = `${what}: ${err.message}`
+      throw err
+    }
+  }
+
+  #isAuth(name: string): boolean {
+    return AUTH_PLUGINS.has(name) || (this.#ext.plugins.get(name)?.plugin as { type?: unknown } | undefined)?.type === 'auth'
+  }
+
+  /** Some consumer or consumer group has a plugin with a response phase: routes with auth must hold responses. */
+  #consumersMayRespond(snapshot: ConfigSnapshot): boolean {
+    const maps = [...[...snapshot.consumers.values()].map((c) => c.plugins), ...[...snapshot.consumerGroups.values()].map((g) => g.plugins)]
+    return maps.some((plugins) => Object.keys(plugins ?? {}).some((name) => this.#ext.plugins.get(name)?.plugin.response !== undefined))
+  }
+
+  /**
+   * A route's plugins once `consumer` is attached (§3 step 4): group and consumer laid over the
+   * route, compiled with APISIX's conf keys (`route&consumer#<route>&<username>…`), built on
+   * the first request of that consumer on that route and kept for the state's life.
+   */
+  #consumerRun(snapshot: ConfigSnapshot, merged: MergedRoute, consumer: ConsumerConfig): ConsumerRun {
+    const m = mergeConsumer(snapshot, merged, consumer, (name) => this.#isAuth(name))
+    const pipeline = this.#compile(`route ${merged.id}, consumer ${consumer.username}`, m.confId, merged.name, m.confType, m.pluginsConfig)
+    if (m.missingGroup) {
+      this.#ext.logger.error({ route: merged.id, consumer: consumer.username, group: m.groupId }, `failed to fetch consumer group config by id: ${m.groupId}`)
+      return { pipeline, rewriteInConsumer: [unavailable('consumer-group')] }
+    }
+    const names = new Set(m.rewriteInConsumer)
+    return { pipeline, rewriteInConsumer: pipeline.phases.rewrite.filter((i) => names.has(i.name)) }
   }
 
   #swap(next: GatewayState): void {
@@ -355,5 +360,18 @@ export class Gateway {
       // The running configuration stays: a half-written or invalid file loses nothing.
       this.#ext.logger.error({ file: this.#file, ...errorFields(err) }, `${err instanceof Error ? err.message : String(err)}; keeping the running configuration`)
     }
+  }
+}
+
+/** A stand-in that ends the request with 503, as APISIX does when a referenced object is missing. */
+function unavailable(name: string): PluginInstance {
+  return {
+    name,
+    plugin: { name, priority: 0, rewrite: () => ({ status: 503 }) },
+    conf: undefined,
+    priority: 0,
+    filter: undefined,
+    filterReadsBody: false,
+    errorResponse: undefined,
   }
 }

@@ -5,6 +5,7 @@
 // routes: they run in addition, as their own plugin set.
 import type {
   ConfigSnapshot,
+  ConsumerConfig,
   PluginMap,
   RouteConfig,
   Timeout,
@@ -48,6 +49,13 @@ export interface ConsumerMerge {
    */
   readonly rewriteInConsumer: readonly string[]
   readonly fingerprint: string
+  /** The consumer's `group_id`, if any. */
+  readonly groupId: string | undefined
+  /** The consumer names a group the configuration lacks (APISIX answers 503). */
+  readonly missingGroup: boolean
+  /** Conf token keys as APISIX makes them: `route&consumer[&consumer_group]`, `<route>&<username>[&<group>]`. */
+  readonly confType: 'route&consumer' | 'route&consumer&consumer_group'
+  readonly confId: string
 }
 
 export interface GlobalRuleSet {
@@ -123,21 +131,24 @@ export function mergeAll(snapshot: ConfigSnapshot): Map<string, MergedRoute> {
  * The merged route with the consumer's group and the consumer laid over it. The group's and
  * the consumer's instances replace the route's by name; the consumer's auth conf (e.g.
  * `key-auth: {key}`) replaces the route's too, as in APISIX, harmlessly: auth has run.
+ * `consumer` is the attached consumer object, or a username looked up in the snapshot.
  */
 export function mergeConsumer(
   snapshot: ConfigSnapshot,
   merged: MergedRoute,
-  username: string,
+  consumer: ConsumerConfig | string,
   isAuth: (name: string) => boolean = (name) => AUTH_PLUGINS.has(name),
 ): ConsumerMerge {
-  const consumer = snapshot.consumers.get(username)
-  const group = consumer?.group_id === undefined ? undefined : snapshot.consumerGroups.get(consumer.group_id)
+  const c = typeof consumer === 'string' ? snapshot.consumers.get(consumer) : consumer
+  const username = typeof consumer === 'string' ? consumer : consumer.username
+  const groupId = c?.group_id
+  const group = groupId === undefined ? undefined : snapshot.consumerGroups.get(groupId)
   const base: Record<string, Readonly<Record<string, unknown>>> = { ...merged.pluginsConfig }
   const baseSources: Record<string, PluginSource> = { ...merged.pluginSources }
   const { plugins, sources } = overlay(
     [
       ['consumer_group', group?.plugins],
-      ['consumer', consumer?.plugins],
+      ['consumer', c?.plugins],
     ],
     base,
     baseSources,
@@ -149,6 +160,10 @@ export function mergeConsumer(
     pluginSources: enabled.sources,
     rewriteInConsumer,
     fingerprint: stableStringify(enabled.plugins),
+    groupId,
+    missingGroup: groupId !== undefined && group === undefined,
+    confType: group === undefined ? 'route&consumer' : 'route&consumer&consumer_group',
+    confId: group === undefined ? `${merged.id}&${username}` : `${merged.id}&${username}&${group.id}`,
   }
 }
 

@@ -51,11 +51,9 @@ async function runOn(
   })
   const route = matched === undefined ? undefined : state.routes.get(matched.id)
   if (route === undefined) return 'unmatched'
-  // Global rules first, each as its own mount (tokens keyed global_rule#<id>#…), then the route.
-  for (const rule of state.globalRules) {
-    if (!(await runMount(ext, rule, req, res, originalUrl, bodyHolder))) return 'answered'
-  }
-  if (!(await runMount(ext, route.route, req, res, originalUrl, bodyHolder))) return 'answered'
+  // One mount: the global rules' and the route's phases interleaved in the configured order,
+  // the consumer's plugins merged in once an auth plugin identified one (gateway/plan.ts).
+  if (!(await runMount(ext, route, req, res, originalUrl, bodyHolder))) return 'answered'
   if (route.upstream === undefined) return 'application'
   await proxy(route, req, res, exchange)
   return 'answered'

@@ -45,7 +45,7 @@ const requests = new WeakMap<IncomingMessage, RequestState>()
  */
 export async function runMount(
   ext: ExtPlugin,
-  route: Route,
+  route: Pick<Route, 'pipeline'>,
   req: IncomingMessage,
   res: ServerResponse,
   originalUrl: string = req.url ?? '/',
