@@ -17,6 +17,9 @@ import { connectUnix } from './rpc/connection.js'
 import { RunnerClient } from './rpc/client.js'
 import { MAX_BODY_SIZE } from './rpc/extra-info.js'
 import { RunnerProcess } from './runner/process.js'
+import type { ManagedRunner } from './runner/managed.js'
+import { SharedRunner } from './runner/shared.js'
+import type { RunnerHealth, RunnerState } from './runner/health.js'
 
 /** Start and manage the runner: APISIX's `ext-plugin.cmd`. */
 export interface ManagedRunnerOptions {
@@ -32,6 +35,18 @@ export interface ManagedRunnerOptions {
   readonly maxRespawnDelay?: number
   /** Milliseconds between SIGTERM and SIGKILL on close. Default 1000. */
   readonly stopTimeout?: number
+  /**
+   * One runner for every process of this user running this `cmd` from this directory (the
+   * workers of node:cluster or PM2): the first to start owns it, the others attach, and
+   * another takes over when the owner goes away. Default false: a runner per process.
+   */
+  readonly shared?: boolean
+}
+
+/** `ext.health()`: the runner's state, for a readiness probe. */
+export interface ExtPluginHealth extends RunnerHealth {
+  /** Milliseconds since the last runner call that succeeded; undefined before the first. */
+  readonly sinceLastSuccess: number | undefined
 }
 
 /** Use a runner started by hand: APISIX's `ext-plugin.path_for_test`. */
@@ -93,6 +108,7 @@ const checkOptions = compileCheck(
             respawnDelay: { type: 'integer', minimum: 0 },
             maxRespawnDelay: { type: 'integer', minimum: 0 },
             stopTimeout: { type: 'integer', minimum: 0 },
+            shared: { type: 'boolean' },
           },
           required: ['cmd'],
           additionalProperties: false,
@@ -125,8 +141,8 @@ export class ExtPlugin<P extends PluginConfs = NoPlugins> {
   readonly logger: Logger
   /** The runner client; undefined when no runner is configured. */
   readonly client: RunnerClient | undefined
-  /** The managed runner process; undefined for an external runner or none. */
-  readonly process: RunnerProcess | undefined
+  /** The managed runner (its own process, or a shared one); undefined for an external runner or none. */
+  readonly process: ManagedRunner | undefined
   readonly maxBodySize: number
   readonly variables: VariableResolver | undefined
   readonly #registry = new PluginRegistry()
@@ -155,13 +171,15 @@ export class ExtPlugin<P extends PluginConfs = NoPlugins> {
     this.#connectTimeout = options.connectTimeout ?? 1000
     const runner = options.runner
     if (runner !== undefined && 'cmd' in runner) {
-      this.process = new RunnerProcess({
-        ...runner,
+      const { shared, ...managed } = runner
+      const runnerOptions = {
+        ...managed,
         confExpireTime: options.confExpireTime,
         logger: this.logger,
         // A new runner process knows none of the old tokens (APISIX flushes on its exit event).
         onExit: () => this.client?.flushTokens(),
-      })
+      }
+      this.process = shared === true ? new SharedRunner(runnerOptions) : new RunnerProcess(runnerOptions)
       this.#socketPath = this.process.socketPath
     } else if (runner !== undefined) {
       this.#socketPath = unixSocketPath(runner.socket)
@@ -221,12 +239,11 @@ export class ExtPlugin<P extends PluginConfs = NoPlugins> {
   stats(): ExtPluginStats {
     const counted = this.#counters.snapshot()
     const client = this.client?.stats
-    // A respawn is a spawn after the first; read from the process, which counts its spawns.
-    const spawns = this.process?.spawns ?? 0
     return {
       ...counted,
       tokenCache: { ...counted.tokenCache, size: client?.tokens ?? 0 },
-      respawns: Math.max(0, spawns - 1),
+      // a shared runner counts the restarts of whichever process owned it
+      respawns: this.process?.respawns ?? 0,
       connections: {
         active: client === undefined ? 0 : client.open - client.idle,
         idle: client?.idle ?? 0,
@@ -235,6 +252,35 @@ export class ExtPlugin<P extends PluginConfs = NoPlugins> {
       },
       inFlight: client?.inFlight ?? 0,
     }
+  }
+
+  /**
+   * The runner's state (starting, up, restarting, down), who supervises it, its pid,
+   * restarts, last exit and recent output, and the time since the last successful call:
+   * what a readiness probe wants (README "Health").
+   */
+  health(): ExtPluginHealth {
+    const last = this.#counters.lastSuccess
+    const sinceLastSuccess = last === undefined ? undefined : Math.round(performance.now() - last)
+    if (this.process !== undefined) return { ...this.process.health(), sinceLastSuccess }
+    return {
+      // a runner started elsewhere: what the last call found (starting before any); none configured: down
+      state: this.#socketPath === undefined ? 'down' : this.#externalState(),
+      role: 'external',
+      pid: undefined,
+      restarts: 0,
+      lastExit: undefined,
+      output: [],
+      socketPath: this.#socketPath ?? '',
+      sinceLastSuccess,
+    }
+  }
+
+  /** An external runner's state is what the last call found: up when it succeeded, down when it failed. */
+  #externalState(): RunnerState {
+    const { lastSuccess, lastFailure } = this.#counters
+    if (lastSuccess === undefined && lastFailure === undefined) return 'starting'
+    return (lastSuccess ?? -1) >= (lastFailure ?? -1) ? 'up' : 'down'
   }
 
   /** Resolves when the runner accepts connections (at once when there is no runner). */

@@ -65,13 +65,21 @@ export class RunnerCounters {
   degradations = 0
   unavailable = 0
 
+  /** performance.now() at the end of the last successful runner call, for health(). */
+  lastSuccess: number | undefined = undefined
+
   called(phase: Phase, outcome: CallOutcome, ms: number): void {
+    this.lastSuccess = performance.now()
     const counters = this.#phases[phase]
     counters[outcome]++
     counters.latency.observe(ms)
   }
 
+  /** performance.now() at the end of the last failed runner call, for health(). */
+  lastFailure: number | undefined = undefined
+
   failed(phase: Phase, code: string, ms: number): void {
+    this.lastFailure = performance.now()
     const counters = this.#phases[phase]
     counters.errors.set(code, (counters.errors.get(code) ?? 0) + 1)
     counters.latency.observe(ms)

@@ -23,6 +23,7 @@ import { connectUnix } from '../rpc/connection.js'
 import { runnerExitChannel, runnerRespawnChannel, runnerSpawnChannel } from '../diagnostics/channels.js'
 import { onProcessExit } from './exit-hook.js'
 import { OUTPUT_TAIL_LINES, type RunnerExitInfo, type RunnerHealth, type RunnerState } from './health.js'
+import type { ManagedRunner } from './managed.js'
 import { logOutput, OutputTail } from './output.js'
 import { RunnerWatcher } from './watcher.js'
 
@@ -64,7 +65,7 @@ export interface RunnerExit {
 const MAX_SOCKET_PATH = 107
 const READY_POLL_MS = 20
 
-export class RunnerProcess {
+export class RunnerProcess implements ManagedRunner {
   readonly socketPath: string
   readonly #dir: string
   readonly #options: RunnerProcessOptions
