@@ -7,7 +7,7 @@
 //   const registry = new Registry()
 //   registerMetrics(ext, { registry })
 //   app.get('/metrics', async (req, res) => res.type(registry.contentType).send(await registry.metrics()))
-import { Counter, Gauge, type Metric, type Registry } from 'prom-client'
+import { Counter, Gauge, type Metric, type Registry, type RegistryContentType } from 'prom-client'
 import type { ExtPluginStats } from '../diagnostics/stats.js'
 import { PHASES } from '../engine/plugin.js'
 import type { ExtPlugin } from '../ext-plugin.js'
@@ -15,7 +15,7 @@ import { ScrapedHistogram } from './histogram.js'
 
 export interface RegisterMetricsOptions {
   /** The registry to add the metrics to (prom-client's `register` for the global one). */
-  readonly registry: Registry
+  readonly registry: Registry<RegistryContentType>
   /** Prepended to every name. Default `apisix_ext_plugin_`. */
   readonly prefix?: string
 }
@@ -51,7 +51,7 @@ export function registerMetrics(ext: Pick<ExtPlugin, 'stats'>, options: Register
     }
     return current
   }
-  const registers = [registry]
+  const registers = [registry as Registry]
 
   /** A counter set from the snapshot: reset, then each value added once. */
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[], read: (s: ExtPluginStats, add: (labels: Partial<Record<L, string>>, value: number) => void) => void): void => {
