@@ -22,6 +22,19 @@ export type { CompiledFilter, FilterRule, FilterElement, FilterExpression, Filte
 export { ErrorCode, ExtPluginError, ConfigError, RpcError, RunnerStartError, isExtPluginError } from './errors.js'
 export type { RpcStep } from './errors.js'
 export type { Logger } from './logger.js'
+export {
+  RUNNER_CALL_CHANNEL,
+  PREPARE_CONF_CHANNEL,
+  RUNNER_SPAWN_CHANNEL,
+  RUNNER_EXIT_CHANNEL,
+  RUNNER_RESPAWN_CHANNEL,
+  DEGRADATION_CHANNEL,
+  CONFIG_RELOAD_CHANNEL,
+} from './diagnostics/names.js'
+export type * from './diagnostics/contexts.js'
+export type { ExtPluginStats, PhaseCalls, CallOutcome } from './diagnostics/stats.js'
+export type { HistogramSnapshot, HistogramBucket } from './diagnostics/histogram.js'
+export { LATENCY_BUCKETS_MS } from './diagnostics/histogram.js'
 
 /**
  * Checks a route configuration without creating anything: throws a ConfigError naming the
