@@ -29,7 +29,7 @@ if (runner === 'go') {
 
 const ext = createExtPlugin({
   runner: { cmd, env: { GO_RUNNER_LOG_LEVEL: 'warn' } },
-  logger: { debug() {}, info() {}, warn: (m: string) => console.warn(`[ext-plugin] ${m}`), error: (m: string) => console.error(`[ext-plugin] ${m}`) },
+  logger: { debug() {}, info() {}, warn: (_fields, m: string) => console.warn(`[ext-plugin] ${m}`), error: (_fields, m: string) => console.error(`[ext-plugin] ${m}`) },
 })
 await ext.ready()
 const routes = runner === 'go' ? goRunnerRoutes : tsRunnerRoutes

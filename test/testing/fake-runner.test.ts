@@ -39,12 +39,16 @@ const preReq = (extra: Record<string, unknown> = {}): RouteConfig => ({
 interface App {
   url: string
   runner: FakeRunner
+  /** The codes of the errors the library logged, in order. */
+  codes: string[]
 }
 
 async function app(t: Test, route: RouteConfig, options: { callTimeout?: number } = {}): Promise<App> {
   const runner = await fakeRunner({ plugins: [auth, tag] })
   t.teardown(() => runner.close())
-  const ext = createExtPlugin({ runner: { socket: runner.socket }, callTimeout: options.callTimeout ?? 2000 })
+  const codes: string[] = []
+  const logger = { error: (fields: Readonly<Record<string, unknown>>) => void (typeof fields.code === 'string' && codes.push(fields.code)) }
+  const ext = createExtPlugin({ runner: { socket: runner.socket }, callTimeout: options.callTimeout ?? 2000, logger })
   t.teardown(() => ext.close())
   const server = express()
     .use(extPlugin(ext, route))
@@ -52,7 +56,7 @@ async function app(t: Test, route: RouteConfig, options: { callTimeout?: number 
     .listen(0, '127.0.0.1')
   await new Promise((resolve) => server.once('listening', resolve))
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, runner }
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, runner, codes }
 }
 
 async function get(url: string): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
@@ -97,9 +101,10 @@ t.test('records every PrepareConf and call, decoded, with the runner answers', a
 })
 
 t.test("fail('close'): a connection closed before any answer", async (t) => {
-  const { url, runner } = await app(t, preReq())
+  const { url, runner, codes } = await app(t, preReq())
   runner.fail('close')
   t.equal((await get(`${url}/hello`)).status, 503, 'on a new connection: 503')
+  t.strictSame(codes, ['EXT_ERR_SOCKET_CLOSED'])
   t.equal((await get(`${url}/hello`)).status, 200, 'used once')
   runner.fail('close')
   t.equal((await get(`${url}/hello`)).status, 200, 'on a reused connection the client retries once on a new one')
@@ -108,9 +113,10 @@ t.test("fail('close'): a connection closed before any answer", async (t) => {
   t.equal((await get(`${url}/hello`)).status, 503, 'the retry closed too: 503')
 })
 
+const CODES = { garbage: 'EXT_ERR_BAD_MESSAGE', 'rpc-error': 'EXT_ERR_RUNNER_REPLIED_ERROR' } as const
 for (const kind of ['garbage', 'rpc-error'] as const) {
   t.test(`fail('${kind}'): the next call gets 503, the one after is served`, async (t) => {
-    const { url, runner } = await app(t, preReq())
+    const { url, runner, codes } = await app(t, preReq())
     t.equal((await get(`${url}/hello`)).status, 200, 'warm: token cached')
     const fault = runner.fail(kind)
     const failed = await get(`${url}/hello`)
@@ -119,26 +125,29 @@ for (const kind of ['garbage', 'rpc-error'] as const) {
     t.equal(fault.hits, 1)
     t.equal(fault.remaining, 0)
     t.equal(runner.calls.at(-1)?.fault, kind, 'the call records its fault')
+    t.strictSame(codes, [CODES[kind]], 'the error the library logged')
     t.equal((await get(`${url}/hello`)).status, 200, 'used once')
   })
 }
 
 t.test("fail('stall'): the call ends at callTimeout with 503", async (t) => {
-  const { url, runner } = await app(t, preReq(), { callTimeout: 300 })
+  const { url, runner, codes } = await app(t, preReq(), { callTimeout: 300 })
   runner.fail('stall')
   t.equal((await get(`${url}/hello`)).status, 503)
+  t.strictSame(codes, ['EXT_ERR_TIMEOUT'])
   t.equal(runner.calls.at(-1)?.fault, 'stall')
   t.equal((await get(`${url}/hello`)).status, 200, 'a new connection is served')
 })
 
 t.test("fail('token-not-found'): the client prepares again and retries; three in a row are a 503", async (t) => {
-  const { url, runner } = await app(t, preReq())
+  const { url, runner, codes } = await app(t, preReq())
   t.equal((await get(`${url}/hello`)).status, 200)
   runner.fail('token-not-found')
   t.equal((await get(`${url}/hello`)).status, 200, 'one miss: retried')
   t.equal(runner.prepares.length, 2, 'prepared again')
   runner.fail('token-not-found', { times: 3 })
-  t.equal((await get(`${url}/hello`)).status, 503, 'three misses: EXT_ERR_CONF_TOKEN_NOT_FOUND')
+  t.equal((await get(`${url}/hello`)).status, 503, 'three misses')
+  t.strictSame(codes, ['EXT_ERR_CONF_TOKEN_NOT_FOUND'])
   t.equal(runner.calls.filter((c) => c.fault === 'token-not-found').length, 4)
 })
 
