@@ -346,7 +346,11 @@ export class Gateway {
   #retire(state: GatewayState): void {
     const current = this.#state
     for (const [key, upstream] of state.upstreams) {
-      if (current.upstreams.get(key) !== upstream) void upstream.close()
+      if (current.upstreams.get(key) === upstream) continue
+      // An older state still serving requests may hold the same pool: a reload that skipped
+      // back to an earlier upstream reused it (an etcd burst does). That state closes it when done.
+      if ([...this.#inFlight.keys()].some((other) => other !== state && other.upstreams.get(key) === upstream)) continue
+      void upstream.close()
     }
   }
 

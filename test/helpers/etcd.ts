@@ -4,7 +4,7 @@
 // server (same revisions, same keys) back; close() stops it and removes the data.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
@@ -114,5 +114,58 @@ export async function startEtcd(): Promise<EtcdServer> {
       rmSync(dataDir, { recursive: true, force: true })
     },
     output: () => output,
+  }
+}
+
+export interface EtcdProxy {
+  /** `http://127.0.0.1:<port>`: give this to a gateway instead of the server's url. */
+  readonly url: string
+  /** Cuts every connection through the proxy and refuses new ones (etcd itself stays up). */
+  block(): void
+  unblock(): void
+  close(): Promise<void>
+}
+
+/**
+ * A TCP proxy in front of etcd, so a test can take one client's connection away while it
+ * keeps writing to etcd directly (compaction while a gateway is disconnected).
+ */
+export async function etcdProxy(target: string): Promise<EtcdProxy> {
+  const { hostname, port } = new URL(target)
+  const sockets = new Set<Socket>()
+  let blocked = false
+  const server = createServer((client) => {
+    if (blocked) return void client.destroy()
+    const upstream = connect(Number(port), hostname)
+    sockets.add(client).add(upstream)
+    const drop = (): void => {
+      client.destroy()
+      upstream.destroy()
+      sockets.delete(client)
+      sockets.delete(upstream)
+    }
+    client.on('error', drop).on('close', drop)
+    upstream.on('error', drop).on('close', drop)
+    client.pipe(upstream)
+    upstream.pipe(client)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  const proxyPort = typeof address === 'object' && address !== null ? address.port : 0
+  return {
+    url: `http://127.0.0.1:${proxyPort}`,
+    block() {
+      blocked = true
+      for (const socket of sockets) socket.destroy()
+      sockets.clear()
+    },
+    unblock() {
+      blocked = false
+    },
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy()
+        server.close(() => resolve())
+      }),
   }
 }
