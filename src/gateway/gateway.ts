@@ -15,11 +15,14 @@ import { AUTH_PLUGINS, globalPlugins, mergeConsumer, mergeRoute, stableStringify
 import { globalPhases, planRoute, type ConsumerRun } from './plan.js'
 import { createRouter, type Router } from './router/router.js'
 import { parseConfigText, watchConfig, type ConfigWatcher, type WatchResult } from './source/file.js'
+import type { Prepared } from './source/etcd-apply.js'
+import { EtcdSource, type EtcdSourceOptions } from './source/etcd.js'
+import { EtcdStore } from './store/etcd.js'
 import { consumerOf, keyAuthPlugin } from './plugins/key-auth.js'
 import type { ConsumerConfig, PluginMap } from './config/types.js'
 import { Upstream } from './upstream/upstream.js'
 import type { Exchange } from '../engine/exchange.js'
-import { createAdminHandler } from './admin/handler.js'
+import { createAdminHandler, type AdminHandler } from './admin/handler.js'
 import { adminKeys, type AdminApiOptions, type ListenAdminOptions } from './admin/options.js'
 import { parseConfigObject } from './source/file.js'
 import { formatOf } from './store/file.js'
@@ -35,7 +38,25 @@ export function bindRequest(exchange: Exchange, state: GatewayState): void {
 }
 
 /** A path to an apisix.yaml / JSON file, or a configuration object of the same shape. */
-export type GatewaySource = string | Readonly<Record<string, unknown>>
+export type GatewaySource = string | Readonly<Record<string, unknown>> | EtcdGatewaySource
+
+/** etcd in APISIX's layout: `{ etcd: { hosts: ['http://127.0.0.1:2379'], prefix: '/apisix' } }`. */
+export interface EtcdGatewaySource {
+  readonly etcd: EtcdSourceOptions
+}
+
+function etcdOptions(source: GatewaySource): EtcdSourceOptions | undefined {
+  if (typeof source !== 'object' || source === null || !('etcd' in source)) return undefined
+  const etcd = (source as { etcd?: unknown }).etcd
+  if (Object.keys(source).length !== 1 || typeof etcd !== 'object' || etcd === null) {
+    throw new ConfigError(ErrorCode.INVALID_CONFIG, 'an etcd source is `{ etcd: { hosts, prefix?, timeout?, auth?, tls? } }`', 'etcd')
+  }
+  const hosts = (etcd as { hosts?: unknown }).hosts
+  if (!(typeof hosts === 'string' || (Array.isArray(hosts) && hosts.length > 0 && hosts.every((h) => typeof h === 'string')))) {
+    throw new ConfigError(ErrorCode.INVALID_CONFIG, 'etcd.hosts must be a URL or a non-empty list of URLs', 'etcd.hosts')
+  }
+  return etcd as EtcdSourceOptions
+}
 
 export interface GatewayOptions {
   /** Re-read the file when it changes (debounced), validate it whole, swap it in. */
@@ -91,6 +112,10 @@ export class Gateway {
   /** Requests running per state; a state absent from the map has none. */
   readonly #inFlight = new Map<GatewayState, number>()
   #closed = false
+  /** The etcd source, when the configuration lives in etcd. */
+  #etcd: EtcdSource | undefined
+  /** Settles after the initial load (at once for a file or an object). */
+  #ready: Promise<void> = Promise.resolve()
   /** Where the Admin API writes (an etcd source assigns its own); created on first use otherwise. */
   #store: ConfigStore | undefined
   /** The last configuration object given (constructor or update()), in the standalone shape; undefined: the file's. */
@@ -106,10 +131,29 @@ export class Gateway {
     if (ext.plugins.get('key-auth') === undefined) {
       ext.register(keyAuthPlugin({ snapshotOf: (exchange) => requestStates.get(exchange)?.snapshot }))
     }
-    this.#state = this.#build(typeof source === 'string' ? this.#readFile(source) : this.#validate(source), undefined)
+    const etcd = etcdOptions(source)
+    // An etcd gateway starts empty (every request 404) and fills in when the first read lands.
+    const initial = etcd !== undefined ? this.#validate({}) : typeof source === 'string' ? this.#readFile(source) : this.#validate(source)
+    this.#state = this.#build(initial, undefined)
+    if (etcd !== undefined) {
+      this.#etcd = new EtcdSource(etcd, { logger: ext.logger, prepare: (config) => this.#prepare(config) })
+      this.#store = new EtcdStore(this.#etcd)
+      this.#ready = this.#etcd.start()
+      // ready() hands the failure to whoever asks; unasked, it is only logged by the source's retries
+      this.#ready.catch(() => {})
+    }
     if (options.watch === true && this.#file !== undefined) {
       this.#watcher = watchConfig(this.#file, (result) => this.#onFileChange(result), { ...this.#validation(), debounce: options.debounce })
     }
+  }
+
+  /**
+   * Resolves once the initial configuration is running: at once for a file or an object;
+   * for etcd after the first range read. With etcd unreachable it rejects (EXT_ERR_ETCD)
+   * while the gateway keeps retrying in the background, serving 404 until the read succeeds.
+   */
+  ready(): Promise<void> {
+    return this.#ready
   }
 
   /** What new requests run on. */
@@ -172,8 +216,11 @@ export class Gateway {
     return this.#store
   }
 
-  /** The Admin API (apisix-config.md §8) as a request listener to mount; throws a ConfigError without a key. */
-  adminApi(options: AdminApiOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  /**
+   * The Admin API (apisix-config.md §8) as a request listener, or an Express/connect
+   * middleware (other paths go to `next`); throws a ConfigError without a key.
+   */
+  adminApi(options: AdminApiOptions): AdminHandler {
     const keys = adminKeys(options)
     void this.store
     const plugins = this.#ext.plugins
@@ -221,6 +268,7 @@ export class Gateway {
     if (this.#closed) return
     this.#closed = true
     this.#watcher?.close()
+    await this.#etcd?.close()
     await Promise.all([...this.#state.upstreams.values()].map((u) => u.close()))
   }
 
@@ -234,6 +282,15 @@ export class Gateway {
       return readFileSync(path, 'utf8')
     } catch (err) {
       throw new ConfigError(ErrorCode.INVALID_CONFIG, `cannot read ${path}: ${(err as Error).message}`, '')
+    }
+  }
+
+  /** A candidate for the etcd source: validated and compiled now, swapped in by commit(). */
+  #prepare(config: RawConfig): Prepared {
+    const state = this.#build(this.#validate(config), this.#state)
+    return {
+      commit: () => (this.#closed ? this.#retire(state) : this.#swap(state)),
+      discard: () => this.#retire(state),
     }
   }
 
