@@ -2,20 +2,14 @@
 // ext-plugin documents write them (upstream addresses pointed at local servers), a real
 // TypeScript runner on a Unix socket, real upstream servers, real HTTP through undici.
 import { mkdtempSync, rmSync, writeFileSync, renameSync } from 'node:fs'
-import http, { type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import express from 'express'
-import Koa from 'koa'
 import t from 'tap'
 import { request } from 'undici'
-import { gateway as expressGateway } from '../../adapters/express.js'
 import { withGateway } from '../../adapters/http.js'
-import { gateway as koaGateway } from '../../adapters/koa.js'
 import { createExtPlugin, type ExtPlugin } from '../../src/index.js'
-import type { Gateway } from '../../src/gateway/gateway.js'
 import { createRunner, definePlugin, type Runner } from '../../src/runner-server/index.js'
+import { appAnswer, echoServer, listen, mounts, type Echo } from './support.js'
 
 t.setTimeout(120_000)
 
@@ -44,28 +38,15 @@ const plugins = [
   }),
   definePlugin({
     name: 'tag',
-    parseConf: (value) => value,
+    parseConf: (value) => {
+      prepares.push(value)
+      return value
+    },
     requestFilter(conf, request) {
       request.headers.set('x-tag', conf)
     },
   }),
 ]
-
-async function upstreamServer(name: string): Promise<{ port: number; close: () => Promise<void>; hits: () => number }> {
-  let hits = 0
-  const server = http.createServer((req, res) => {
-    hits++
-    const body = JSON.stringify({ server: name, url: req.url, tag: req.headers['x-tag'] ?? null, xff: req.headers['x-forwarded-for'] ?? null })
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
-    res.end(body)
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return {
-    port: (server.address() as AddressInfo).port,
-    hits: () => hits,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  }
-}
 
 function yamlConfig(a: number, b: number, extra = ''): string {
   return `routes:
@@ -110,60 +91,18 @@ ${extra}upstreams:
 `
 }
 
-interface Mounted {
-  readonly url: string
-  close(): Promise<void>
-}
-
-type Mount = (gw: Gateway) => Promise<Mounted>
-
-async function listen(listener: (req: IncomingMessage, res: ServerResponse) => void): Promise<Mounted> {
-  const server = http.createServer(listener)
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise((resolve) => server.closeAllConnections() ?? server.close(() => resolve())),
-  }
-}
-
-// The application: what a route without upstream, and a request no route matched, reach.
-const appAnswer = (method: string | undefined, path: string | undefined, tag: unknown): string => `application ${method} ${path} tag=${String(tag ?? '-')}`
-
-const mounts: Record<string, Mount> = {
-  express: async (gw) => {
-    const app = express()
-    app.use(expressGateway(gw))
-    app.use((req, res) => void res.status(200).send(appAnswer(req.method, req.url, req.headers['x-tag'])))
-    return listen(app as unknown as (req: IncomingMessage, res: ServerResponse) => void)
-  },
-  koa: async (gw) => {
-    const app = new Koa()
-    app.use(koaGateway(gw))
-    app.use((ctx) => {
-      ctx.body = appAnswer(ctx.method, ctx.url, ctx.headers['x-tag'])
-    })
-    return listen(app.callback())
-  },
-  http: async (gw) =>
-    listen(
-      withGateway(gw, (req, res) => {
-        res.end(appAnswer(req.method, req.url, req.headers['x-tag']))
-      }),
-    ),
-}
-
 let runner: Runner
 let ext: ExtPlugin
-let a: Awaited<ReturnType<typeof upstreamServer>>
-let b: Awaited<ReturnType<typeof upstreamServer>>
+let a: Echo
+let b: Echo
 
 t.before(async () => {
   runner = createRunner({ plugins })
   const socket = join(dir, 'runner.sock')
   await runner.listen(`unix:${socket}`)
   ext = createExtPlugin({ runner: { socket } })
-  a = await upstreamServer('a')
-  b = await upstreamServer('b')
+  a = await echoServer('a')
+  b = await echoServer('b')
 })
 
 t.teardown(async () => {
@@ -285,22 +224,39 @@ t.test('the runner prepared each route conf once', async (t) => {
   t.ok(prepares.filter((p) => p === '{"enable":"feature"}').length >= 1)
 })
 
-t.test('watch: the file rewritten 20 times under load, valid and invalid versions', async (t) => {
+t.test('watch: 50 busy connections while the file is rewritten 20 times, valid and invalid versions', async (t) => {
   const file = join(dir, 'watched.yaml')
-  // Version n sends /v to upstream a (even n) or b (odd n) and tags the request with n.
-  const version = (n: number, valid = true): string => `routes:
+  // Version n sends /v to upstream a (even n) or b (odd n) and tags the request with `v<n>`;
+  // /steady is the same in every version. An invalid version has a bad weight (n % 8 == 4)
+  // or is cut short before its #END (n % 8 == 0, a half-written file).
+  const version = (n: number, valid = true): string => {
+    const text = `routes:
   - id: v
     uri: /v
     plugins:
       ext-plugin-post-req:
         conf:
           - name: tag
-            value: "${n}"
+            value: "v${n}"
     upstream:
       nodes:
-        "127.0.0.1:${n % 2 === 0 ? a.port : b.port}": ${valid ? 1 : '"heavy"'}
+        "127.0.0.1:${n % 2 === 0 ? a.port : b.port}": ${valid || n % 8 === 0 ? 1 : '"heavy"'}
+  - id: steady
+    uri: /steady
+    plugins:
+      ext-plugin-post-req:
+        conf:
+          - name: tag
+            value: steady-route
+    upstream:
+      nodes:
+        "127.0.0.1:${a.port}": 1
 #END
 `
+    return valid || n % 8 !== 0 ? text : text.slice(0, text.indexOf('  - id: steady'))
+  }
+  const preparedBefore = (value: string): number => prepares.filter((p) => p === value).length
+  t.equal(preparedBefore('steady-route'), 0)
   writeFileSync(file, version(0))
   const gw = ext.gateway(file, { watch: true, debounce: 20 })
   const server = await listen(withGateway(gw))
@@ -310,42 +266,55 @@ t.test('watch: the file rewritten 20 times under load, valid and invalid version
   })
   let failed = 0
   let mixed = 0
+  let served = 0
+  const failures: string[] = []
   const seen = new Set<string>()
   let running = true
-  const client = async (): Promise<void> => {
+  const client = async (i: number): Promise<void> => {
+    const path = i % 5 === 0 ? '/steady' : '/v'
     while (running) {
-      const res = await request(`${server.url}/v`)
+      const res = await request(`${server.url}${path}`)
       if (res.statusCode !== 200) {
         failed++
-        if (failed < 3) console.error('failed', res.statusCode, await res.body.text())
-        else await res.body.text()
+        const text = await res.body.text()
+        if (failures.length < 3) failures.push(`${res.statusCode} ${text.slice(0, 200)}`)
         continue
       }
+      served++
       const body = (await res.body.json()) as { server: string; tag: string }
-      // One configuration per response: an even tag must come from a, an odd one from b.
-      if ((Number(body.tag) % 2 === 0 ? 'a' : 'b') !== body.server) mixed++
+      if (path === '/steady') {
+        if (body.tag !== 'steady-route' || body.server !== 'a') mixed++
+        continue
+      }
+      // One configuration per response: an even version must come from a, an odd one from b.
+      if ((Number(body.tag.slice(1)) % 2 === 0 ? 'a' : 'b') !== body.server) mixed++
       seen.add(body.tag)
     }
   }
-  const clients = Array.from({ length: 20 }, client)
-  let last = 0
+  const clients = Array.from({ length: 50 }, (_, i) => client(i))
+  const valid: number[] = [0]
   for (let n = 1; n <= 20; n++) {
-    const valid = n % 4 !== 0
-    writeFileSync(file + '.tmp', version(n, valid))
+    const ok = n % 4 !== 0
+    writeFileSync(file + '.tmp', version(n, ok))
     renameSync(file + '.tmp', file)
-    if (valid) last = n
-    // Wait until a valid version is served (invalid ones must never be).
-    if (valid) {
-      for (let i = 0; i < 500 && !seen.has(String(n)); i++) await new Promise((r) => setTimeout(r, 10))
-      t.ok(seen.has(String(n)), `version ${n} served`)
+    if (ok) {
+      valid.push(n)
+      // Wait until the version is served (an invalid one must never be).
+      for (let i = 0; i < 500 && !seen.has(`v${n}`); i++) await new Promise((r) => setTimeout(r, 10))
+      t.ok(seen.has(`v${n}`), `version ${n} served`)
     } else await new Promise((r) => setTimeout(r, 100))
   }
   running = false
   await Promise.all(clients)
-  t.equal(failed, 0, 'no failed request')
+  t.ok(served > 200, `${served} requests served`)
+  t.equal(failed, 0, `no failed request ${failures.join(' | ')}`)
   t.equal(mixed, 0, 'every response from one configuration')
-  for (const n of [4, 8, 12, 16, 20]) t.notOk(seen.has(String(n)), `invalid version ${n} never served`)
-  t.equal(last, 19)
+  for (const n of [4, 8, 12, 16, 20]) t.notOk(seen.has(`v${n}`), `invalid version ${n} never served`)
+  // PrepareConf (counted by the runner plugin's parseConf): one per valid version of the
+  // changing route, none for invalid versions, one in all for the unchanged route.
+  for (const n of valid) t.equal(preparedBefore(`v${n}`), 1, `version ${n} prepared once`)
+  for (const n of [4, 8, 12, 16, 20]) t.equal(preparedBefore(`v${n}`), 0, `invalid version ${n} never prepared`)
+  t.equal(preparedBefore('steady-route'), 1, 'the unchanged route prepared once across 20 rewrites')
 })
 
 t.test('key-auth identifies consumers from the configuration (APISIX messages)', async (t) => {

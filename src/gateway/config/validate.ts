@@ -223,7 +223,7 @@ class Validator {
     if (s.upstream !== undefined) out.upstream = this.#upstream(item.upstream as Obj, `${at}.upstream`, false)
     if (s.upstream_id !== undefined) out.upstream_id = String(s.upstream_id)
     if (Array.isArray(s.hosts)) out.hosts = (s.hosts as string[]).map((h) => h.toLowerCase())
-    out.plugins = this.#plugins(s.plugins, `${at}.plugins`, 'object')
+    if (s.plugins !== undefined) out.plugins = this.#plugins(s.plugins, `${at}.plugins`, 'object')
     return out as unknown as ServiceConfig
   }
 
