@@ -22,7 +22,7 @@ function hashTree(hash: ReturnType<typeof createHash>, dir: string): void {
 function treeKey(): string {
   const hash = createHash('sha256')
   for (const part of ['src', 'adapters', 'bin', 'fbs', 'scripts']) if (existsSync(join(root, part))) hashTree(hash, join(root, part))
-  for (const file of ['package.json', 'tsconfig.json']) if (existsSync(join(root, file))) hash.update(readFileSync(join(root, file)))
+  for (const file of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.cjs.json']) if (existsSync(join(root, file))) hash.update(readFileSync(join(root, file)))
   return hash.digest('hex').slice(0, 16)
 }
 
