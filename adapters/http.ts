@@ -1,10 +1,11 @@
 // node:http and node:https: `http.createServer(withExtPlugin(ext, route, handler))`.
-import { errorFields } from '../src/logger.js'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { PluginConfs, RouteConfig } from '../src/config/schemas.js'
 import { Route } from '../src/engine/route.js'
 import type { ExtPlugin } from '../src/ext-plugin.js'
-import { runMount } from '../src/http/handle.js'
+import { failRequest, runMount } from '../src/http/handle.js'
+import { frameResponse } from '../src/http/frame.js'
+import { HeaderList } from '../src/engine/headers.js'
 import { runGateway } from '../src/http/gateway.js'
 import type { Gateway } from '../src/gateway/gateway.js'
 
@@ -21,18 +22,12 @@ export function withExtPlugin<P extends PluginConfs>(ext: ExtPlugin<P>, route: N
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     runMount(ext, mounted, req, res)
       .then((proceed) => (proceed ? handler(req, res) : undefined))
-      .catch((err: unknown) => {
-        ext.logger.error({ method: req.method, url: req.url, ...errorFields(err) }, `request failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
-        if (!res.headersSent) {
-          res.statusCode = 500
-          res.end()
-        } else res.destroy()
-      })
+      .catch((err: unknown) => failRequest(ext, req, res, err))
   }
   return Object.assign(listener, { route: mounted })
 }
 
-const ROUTE_NOT_FOUND = '{"error_msg":"404 Route Not Found"}\n'
+const ROUTE_NOT_FOUND = Buffer.from('{"error_msg":"404 Route Not Found"}\n')
 
 /**
  * A gateway as a request listener: matched routes run their plugins and go to their upstream;
@@ -45,15 +40,8 @@ export function withGateway(gw: Gateway, fallback?: RequestListener): (req: Inco
       .then((outcome) => {
         if (outcome === 'answered') return
         if (fallback !== undefined) return fallback(req, res)
-        res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(ROUTE_NOT_FOUND) })
-        res.end(ROUTE_NOT_FOUND)
+        frameResponse(res, 404, new HeaderList(['content-type', 'application/json']), ROUTE_NOT_FOUND, { isHead: req.method === 'HEAD' }, gw.ext.logger)
       })
-      .catch((err: unknown) => {
-        gw.ext.logger.error({ method: req.method, url: req.url, ...errorFields(err) }, `request failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
-        if (!res.headersSent) {
-          res.statusCode = 500
-          res.end()
-        } else res.destroy()
-      })
+      .catch((err: unknown) => failRequest(gw.ext, req, res, err))
   }
 }

@@ -65,6 +65,8 @@ export function frameResponse(
       const length = options.isHead && body === undefined && options.declaredLength !== undefined ? options.declaredLength : String(body?.length ?? 0)
       res.setHeader('content-length', length)
     }
+    // A reason phrase the application gave belongs to its status, not to one that replaced it.
+    if (res.statusCode !== status) res.statusMessage = ''
     res.statusCode = status
     res.end(bodiless || options.isHead ? undefined : body, options.onEnd)
   } catch (err) {
