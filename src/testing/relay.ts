@@ -103,22 +103,22 @@ export class Relay {
       }
       if (type === MessageType.RPC_HTTP_REQ_CALL) {
         const request = decodeHTTPReqCallRequest(payload)
-        const record = requestCallRecord(request, this.#host.confs.get(request.confToken))
-        this.#host.calls.push(record)
-        this.#pending = { type: 'call', record }
-        return 'request'
+        return this.#call(requestCallRecord(request, this.#host.confs.get(request.confToken)))
       }
       if (type === MessageType.RPC_HTTP_RESP_CALL) {
         const request = decodeHTTPRespCallRequest(payload)
-        const record = responseCallRecord(request, this.#host.confs.get(request.confToken))
-        this.#host.calls.push(record)
-        this.#pending = { type: 'call', record }
-        return 'response'
+        return this.#call(responseCallRecord(request, this.#host.confs.get(request.confToken)))
       }
     } catch {
       // Malformed: the runner answers it BAD_REQUEST; nothing to record.
     }
     return undefined
+  }
+
+  #call(record: Writable<CallRecord> & { questions: Question[] }): FrameTarget {
+    this.#host.calls.push(record)
+    this.#pending = { type: 'call', record }
+    return record.type
   }
 
   #inject(fault: FaultKind, type: number): void {
