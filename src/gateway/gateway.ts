@@ -4,7 +4,7 @@
 // on that state, so a reload never mixes two configurations inside one request.
 import { errorFields } from '../logger.js'
 import { readFileSync } from 'node:fs'
-import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import http, { type Server } from 'node:http'
 import { ConfigError, ErrorCode } from '../errors.js'
 import { compilePipeline, type ConfType, type Pipeline, type PluginInstance } from '../engine/pipeline.js'
 import { contentHash } from '../engine/runner-plugins.js'
@@ -316,8 +316,11 @@ export class Gateway {
   #build(snapshot: ConfigSnapshot, previous: GatewayState | undefined): GatewayState {
     const where = this.#file === undefined ? '' : `${this.#file}: `
     const upstreams = new Map<string, Upstream>()
-    const upstreamFor = (conf: MergedRoute['upstream']): Upstream | undefined => {
-      if (conf === undefined) return undefined
+    // A route's own `timeout` wins over its upstream's (§5.3); undici fixes timeouts per pool,
+    // so such a route gets pools of its own (the key differs only when the timeout does).
+    const upstreamFor = (upstreamConf: MergedRoute['upstream'], timeout: MergedRoute['timeout']): Upstream | undefined => {
+      if (upstreamConf === undefined) return undefined
+      const conf = timeout === undefined || timeout === upstreamConf.timeout ? upstreamConf : { ...upstreamConf, timeout }
       const key = stableStringify(conf)
       let upstream = upstreams.get(key) ?? previous?.upstreams.get(key)
       if (upstream === undefined || upstream.closed) upstream = new Upstream(conf as ConstructorParameters<typeof Upstream>[0])
@@ -353,7 +356,7 @@ export class Gateway {
           return run
         },
       })
-      routes.set(merged.id, { merged, own, pipeline, upstream: upstreamFor(merged.upstream) })
+      routes.set(merged.id, { merged, own, pipeline, upstream: upstreamFor(merged.upstream, merged.timeout) })
     }
     return { snapshot, router: createRouter(snapshot, { logger: this.#ext.logger }), routes, globalRules, upstreams }
   }

@@ -33,9 +33,16 @@ const EMPTY: ReadonlySet<string> = new Set(['ssl', 'ssls', 'stream_routes', 'pro
 /** One write queue per store, shared by every handler on it. */
 const queues = new WeakMap<ConfigStore, Promise<unknown>>()
 
-export function createAdminHandler(deps: AdminDependencies, keys: Keys): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
-    handle(deps, keys, req, res).catch((err: unknown) => {
+/**
+ * A request listener, or a connect/Express middleware: a path outside `/apisix/admin` goes to
+ * `next` when there is one (404 otherwise). Under `app.use('/apisix/admin', …)` the full path is
+ * read from Express's `originalUrl`.
+ */
+export type AdminHandler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void
+
+export function createAdminHandler(deps: AdminDependencies, keys: Keys): AdminHandler {
+  return (req, res, next) => {
+    handle(deps, keys, req, res, next).catch((err: unknown) => {
       deps.logger.error({ method: req.method, url: req.url, err }, 'admin api request failed')
       if (!res.headersSent) send(res, failure(503, err instanceof Error ? err.message : String(err)))
       else res.destroy()
@@ -43,9 +50,15 @@ export function createAdminHandler(deps: AdminDependencies, keys: Keys): (req: I
   }
 }
 
-async function handle(deps: AdminDependencies, keys: Keys, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://admin.invalid')
-  if (url.pathname !== PREFIX && !url.pathname.startsWith(`${PREFIX}/`)) return send(res, NOT_FOUND)
+async function handle(
+  deps: AdminDependencies,
+  keys: Keys,
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: ((err?: unknown) => void) | undefined,
+): Promise<void> {
+  const url = new URL((req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/', 'http://admin.invalid')
+  if (url.pathname !== PREFIX && !url.pathname.startsWith(`${PREFIX}/`)) return next !== undefined ? next() : send(res, NOT_FOUND)
   const auth = authenticate(req, url, keys)
   if (auth.refusal !== undefined) {
     deps.logger.warn({ method: req.method, url: url.pathname, reason: auth.refusal }, 'failed to check token')

@@ -1,7 +1,9 @@
 // The Admin API's envelopes, statuses and messages per method and kind (apisix-config.md §8),
 // against a real gateway (object source), its Admin API on a real listener, undici as client.
+import express from 'express'
+import type { RequestListener } from 'node:http'
 import t from 'tap'
-import { call, hit, mount, world, type Mounted, type World } from './setup.js'
+import { ADMIN_KEY, call, closeServer, hit, listenOn, mount, world, type Mounted, type World } from './setup.js'
 
 t.setTimeout(60_000)
 
@@ -339,4 +341,21 @@ t.test('plugins: list, reload (PUT only), one plugin schema', async (t) => {
   const missing = await call(m.admin, 'GET', `${A}/plugins/nope`)
   t.equal(missing.status, 404)
   t.same(missing.json, { error_msg: 'plugin not found in subsystem http' })
+})
+
+t.test('mounted in an Express app: other paths go on to next(); under a path prefix too', async (t) => {
+  for (const prefixed of [false, true]) {
+    const app = express()
+    const admin = m.gw.adminApi({ key: ADMIN_KEY })
+    if (prefixed) app.use('/apisix/admin', admin)
+    else app.use(admin)
+    app.get('/hello', (_req, res) => void res.send('application'))
+    const { server, url } = await listenOn(app as unknown as RequestListener)
+    const own = await call(url, 'GET', '/hello')
+    t.equal(own.text, 'application', `${prefixed ? 'prefixed' : 'app-wide'}: the application's own route`)
+    const listed = await call(url, 'GET', `${A}/routes/r1`)
+    t.equal(listed.status, 200, `${prefixed ? 'prefixed' : 'app-wide'}: the Admin API`)
+    t.equal((listed.json as { key: string }).key, '/apisix/routes/r1')
+    await closeServer(server)
+  }
 })
