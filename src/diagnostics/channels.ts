@@ -32,6 +32,17 @@ function channel<T>(name: string): TypedChannel<T> {
 }
 
 export const runnerCallChannel = tracingChannel<RunnerCallContext>(RUNNER_CALL_CHANNEL)
+const { start, end, asyncStart, asyncEnd, error } = runnerCallChannel
+
+/**
+ * Whether a runner call must be traced: `runnerCallChannel.hasSubscribers`, read from the
+ * five channels here. Node's own getter is shared by every tracing channel of the process
+ * and, once subscribers have come and gone a few dozen times, costs ~160 ns instead of a
+ * few (bench/diagnostics.ts); this function keeps its own inline caches.
+ */
+export function runnerCallTraced(): boolean {
+  return start.hasSubscribers || end.hasSubscribers || asyncStart.hasSubscribers || asyncEnd.hasSubscribers || error.hasSubscribers
+}
 export const prepareConfChannel = channel<PrepareConfContext>(PREPARE_CONF_CHANNEL)
 export const runnerSpawnChannel = channel<RunnerSpawnContext>(RUNNER_SPAWN_CHANNEL)
 export const runnerExitChannel = channel<RunnerExitContext>(RUNNER_EXIT_CHANNEL)

@@ -2,7 +2,7 @@
 // conf tokens (cached, prepared once per config version), HTTPReqCall and HTTPRespCall
 // with their ExtraInfo rounds, and the retry on `conf token not found`. Deciding what a
 // failure means for the HTTP request (503, degradation) is the engine's business, not this.
-import { runnerCallChannel, prepareConfChannel } from '../diagnostics/channels.js'
+import { prepareConfChannel, runnerCallChannel, runnerCallTraced } from '../diagnostics/channels.js'
 import type { RunnerCallContext } from '../diagnostics/contexts.js'
 import { failureCode, RunnerCounters, type CallOutcome } from '../diagnostics/stats.js'
 import type { Phase } from '../engine/plugin.js'
@@ -235,7 +235,7 @@ export class RunnerClient {
     settings: CallSettings | undefined,
   ): Promise<unknown> {
     // Checked first: an unobserved call builds no context and no closure.
-    if (!runnerCallChannel.hasSubscribers) return this.#call(rpc, conf, message, extra, settings, undefined)
+    if (!runnerCallTraced()) return this.#call(rpc, conf, message, extra, settings, undefined)
     const context = callContext(rpc, conf)
     return runnerCallChannel.tracePromise(() => this.#call(rpc, conf, message, extra, settings, context), context)
   }
