@@ -1,4 +1,4 @@
-// `npm run example -- [express|koa|http|gateway] [--runner ts|go] [--port N]`
+// `npm run example -- [express|koa|http|fastify|fetch|gateway] [--runner ts|go] [--port N]`
 // Starts one example app with a runner and prints what to try. Ctrl-C stops both.
 import { spawnSync } from 'node:child_process'
 import type { Server } from 'node:http'
@@ -12,7 +12,7 @@ const option = (name: string, fallback: string) => {
   const i = args.indexOf(`--${name}`)
   return i >= 0 && args[i + 1] ? args[i + 1]! : fallback
 }
-const framework = args.find((a) => ['express', 'koa', 'http', 'gateway'].includes(a)) ?? 'express'
+const framework = args.find((a) => ['express', 'koa', 'http', 'fastify', 'fetch', 'gateway'].includes(a)) ?? 'express'
 const runner = option('runner', 'ts')
 const port = Number(option('port', '8080'))
 
@@ -63,6 +63,11 @@ async function startApp(): Promise<void> {
 let server: Server
 if (framework === 'koa') server = (await import('./koa/app.js')).createApp(ext, routes).listen(port)
 else if (framework === 'http') server = (await import('./http/app.js')).createServer(ext, routes).listen(port)
+else if (framework === 'fastify') {
+  const app = await (await import('./fastify/app.js')).createApp(ext, routes)
+  await app.listen({ port })
+  server = app.server
+} else if (framework === 'fetch') server = (await import('./fetch/app.js')).createServer(ext, routes).listen(port)
 else server = (await import('./express/app.js')).createApp(ext, routes).listen(port)
 
 server.once('listening', () => {
