@@ -96,7 +96,7 @@ export class RangeWatch {
     this.#timer = undefined
     const stream = this.#stream
     this.#stream = undefined
-    stream?.cancel()
+    if (stream !== undefined) hangUp(stream)
   }
 
   async #connect(): Promise<void> {
@@ -110,7 +110,7 @@ export class RangeWatch {
       return
     }
     if (this.#state !== 'connecting') {
-      stream.cancel()
+      hangUp(stream)
       return
     }
     this.#stream = stream
@@ -166,7 +166,7 @@ export class RangeWatch {
 
   #stop(stream: IDuplexStream<IWatchRequest, IWatchResponse>): void {
     if (this.#stream === stream) this.#stream = undefined
-    stream.cancel()
+    hangUp(stream)
     this.#state = 'idle'
   }
 
@@ -182,4 +182,14 @@ export class RangeWatch {
     this.#state = 'waiting'
     this.#timer = setTimeout(() => void this.#connect(), delay)
   }
+}
+
+/**
+ * Ends a stream this side gave up on. Half-closing first matters: etcd3 reports an error on a
+ * still-writable watch stream as a failed host and closes every client of that host (the
+ * KV calls' too), and the CANCELLED that cancel() raises would count as one.
+ */
+function hangUp(stream: IDuplexStream<IWatchRequest, IWatchResponse>): void {
+  stream.end()
+  stream.cancel()
 }
