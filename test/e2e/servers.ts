@@ -380,6 +380,35 @@ function modeOf(req: IncomingMessage): ResponseMode {
   return (typeof mode === 'string' ? mode : 'echo') as ResponseMode
 }
 
+/** A response sent as one whole body: its type, its bytes and its other headers. */
+interface WholeBody {
+  readonly type: string
+  readonly body: Buffer
+  readonly headers: Readonly<Record<string, string | readonly string[]>>
+}
+
+/**
+ * The modes node:http, Fastify and Hono answer with one whole body, with an explicit
+ * Content-Length (Express and Koa use their own ways: res.json, ctx.body = object).
+ */
+function wholeBody(mode: ResponseMode, seen: AppRequest): WholeBody | undefined {
+  const app = { 'X-App': 'a' }
+  switch (mode) {
+    case 'echo':
+      return { type: JSON_TYPE, body: Buffer.from(JSON.stringify(seen)), headers: app }
+    case 'text':
+      return { type: TEXT_TYPE, body: Buffer.from(BODIES.text), headers: app }
+    case 'buffer':
+      return { type: BINARY_TYPE, body: BODIES.buffer, headers: app }
+    case 'json':
+      return { type: JSON_TYPE, body: Buffer.from(JSON.stringify(BODIES.json)), headers: app }
+    case 'cookies':
+      return { type: TEXT_TYPE, body: Buffer.from(BODIES.cookies), headers: { 'Set-Cookie': ['a=1; Path=/', 'b=2; Path=/'] } }
+    default:
+      return undefined
+  }
+}
+
 /** A Readable that sends its first chunk, then waits for the client to have seen it. */
 function slowReadable(gates: Gates): Readable {
   let step = 0
@@ -820,16 +849,13 @@ async function httpRespond(req: IncomingMessage, res: ServerResponse, state: App
   const url = req.url ?? '/'
   const q = url.indexOf('?')
   const seen = record(state, req, url, pathOf(url), parseQuery(q < 0 ? '' : url.slice(q + 1)), bodyInfo(bytes, parsed._body === true ? 'parser' : 'stream', parsed.body))
-  const send = (type: string, body: Buffer | string, extra: Record<string, string | string[]> = { 'X-App': 'a' }): void => {
-    const buf = typeof body === 'string' ? Buffer.from(body) : body
-    res.writeHead(200, { ...extra, 'Content-Type': type, 'Content-Length': String(buf.length) })
-    res.end(buf)
+  const whole = wholeBody(mode, seen)
+  if (whole !== undefined) {
+    res.writeHead(200, { ...(whole.headers as Record<string, string | string[]>), 'Content-Type': whole.type, 'Content-Length': String(whole.body.length) })
+    res.end(whole.body)
+    return
   }
   switch (mode) {
-    case 'echo':
-      return send(JSON_TYPE, JSON.stringify(seen))
-    case 'text':
-      return send(TEXT_TYPE, BODIES.text)
     case 'stream':
       res.setHeader('Content-Type', TEXT_TYPE)
       res.setHeader('X-App', 'a')
@@ -844,10 +870,6 @@ async function httpRespond(req: IncomingMessage, res: ServerResponse, state: App
       else createReadStream(file).pipe(res)
       return
     }
-    case 'buffer':
-      return send(BINARY_TYPE, BODIES.buffer)
-    case 'json':
-      return send(JSON_TYPE, JSON.stringify(BODIES.json))
     case 'no-content':
       res.writeHead(204, { 'X-App': 'a' })
       res.end()
@@ -856,8 +878,6 @@ async function httpRespond(req: IncomingMessage, res: ServerResponse, state: App
       res.writeHead(304, { 'X-App': 'a' })
       res.end()
       return
-    case 'cookies':
-      return send(TEXT_TYPE, BODIES.cookies, { 'Set-Cookie': ['a=1; Path=/', 'b=2; Path=/'] })
     default:
       return rawRespond(mode, res, state.gates)
   }
@@ -943,12 +963,12 @@ async function fastifyRespond(request: FastifyRequestLike, reply: FastifyReplyLi
   const bytes = viaParser ? parsedBytes(request.body) : await readStream(req, state.gates)
   const url = req.url ?? '/'
   const seen = record(state, req, url, pathOf(url), request.query, bodyInfo(bytes, viaParser ? 'parser' : 'stream', request.body))
-  const send = (type: string, body: string | Buffer): FastifyReplyLike => reply.header('X-App', 'a').header('Content-Type', type).send(body)
+  const whole = wholeBody(mode, seen)
+  if (whole !== undefined) {
+    for (const [name, value] of Object.entries(whole.headers)) reply.header(name, value as string | string[])
+    return reply.header('Content-Type', whole.type).send(whole.body)
+  }
   switch (mode) {
-    case 'echo':
-      return send(JSON_TYPE, JSON.stringify(seen))
-    case 'text':
-      return send(TEXT_TYPE, BODIES.text)
     case 'stream':
       return reply.header('Content-Type', TEXT_TYPE).header('X-App', 'a').send(Readable.from(BODIES.stream))
     case 'file': {
@@ -956,16 +976,10 @@ async function fastifyRespond(request: FastifyRequestLike, reply: FastifyReplyLi
       reply.header('Content-Type', TEXT_TYPE).header('X-App', 'a').header('Content-Length', statSync(file).size)
       return reply.send(req.method === 'HEAD' ? undefined : createReadStream(file))
     }
-    case 'buffer':
-      return send(BINARY_TYPE, BODIES.buffer)
-    case 'json':
-      return send(JSON_TYPE, JSON.stringify(BODIES.json))
     case 'no-content':
       return reply.header('X-App', 'a').code(204).send()
     case 'not-modified':
       return reply.header('X-App', 'a').code(304).send()
-    case 'cookies':
-      return reply.header('Set-Cookie', ['a=1; Path=/', 'b=2; Path=/']).header('Content-Type', TEXT_TYPE).send(BODIES.cookies)
     default:
       // The application writes to the raw response itself; Fastify must stay out of it.
       reply.hijack()
@@ -1078,16 +1092,14 @@ async function honoRespond(c: HonoContext<Env>, state: AppState): Promise<Respon
   const url = targetOf(request.url)
   const q = url.indexOf('?')
   const seen = record(state, webRequestView(request), url, pathOf(url), parseQuery(q < 0 ? '' : url.slice(q + 1)), bodyInfo(bytes, parsed !== undefined ? 'parser' : 'stream', parsed?.value))
-  const whole = (type: string, body: Buffer | string, extra: Record<string, string> = { 'X-App': 'a' }): Response => {
-    const buf = typeof body === 'string' ? Buffer.from(body) : body
-    return new Response(buf, { headers: { ...extra, 'Content-Type': type, 'Content-Length': String(buf.length) } })
+  const whole = wholeBody(mode, seen)
+  if (whole !== undefined) {
+    const headers = new Headers({ 'Content-Type': whole.type, 'Content-Length': String(whole.body.length) })
+    for (const [name, value] of Object.entries(whole.headers)) for (const line of typeof value === 'string' ? [value] : value) headers.append(name, line)
+    return new Response(whole.body, { headers })
   }
   const streamed = { 'Content-Type': TEXT_TYPE, 'X-App': 'a', 'Transfer-Encoding': 'chunked' }
   switch (mode) {
-    case 'echo':
-      return whole(JSON_TYPE, JSON.stringify(seen))
-    case 'text':
-      return whole(TEXT_TYPE, BODIES.text)
     case 'raw-end':
       return new Response(chunked([BODIES.rawEnd]), { headers: streamed })
     case 'chunks':
@@ -1105,19 +1117,11 @@ async function honoRespond(c: HonoContext<Env>, state: AppState): Promise<Respon
       const body = request.method === 'HEAD' ? null : (Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array>)
       return new Response(body, { headers })
     }
-    case 'buffer':
-      return whole(BINARY_TYPE, BODIES.buffer)
-    case 'json':
-      return whole(JSON_TYPE, JSON.stringify(BODIES.json))
     case 'no-content':
       return new Response(null, { status: 204, headers: { 'X-App': 'a' } })
     case 'not-modified':
       return new Response(null, { status: 304, headers: { 'X-App': 'a' } })
-    case 'cookies': {
-      const headers = new Headers({ 'Content-Type': TEXT_TYPE, 'Content-Length': String(BODIES.cookies.length) })
-      headers.append('Set-Cookie', 'a=1; Path=/')
-      headers.append('Set-Cookie', 'b=2; Path=/')
-      return new Response(BODIES.cookies, { headers })
-    }
+    default:
+      throw new Error(`${mode} is not a mode`)
   }
 }
