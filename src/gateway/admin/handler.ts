@@ -7,6 +7,7 @@ import type { Logger } from '../../logger.js'
 import type { ConfigStore, RawConfig } from '../store/types.js'
 import { authenticate, type Keys } from './auth.js'
 import { readBody, tooLargeMessage } from './body.js'
+import { credentialReply } from './credentials.js'
 import { deleteObject, getObjects, patchObject, postObject, putObject, type OperationContext, type Target } from './operations.js'
 import { pluginsReply, type PluginCatalog } from './plugins.js'
 import { resourceOf, type Method } from './resources.js'
@@ -73,10 +74,10 @@ async function handle(
   const resource = resourceOf(name)
   if (resource === undefined) return send(res, failure(404, `Unsupported resource type: ${name}`))
   if (!METHODS.has(method)) return send(res, NOT_FOUND)
-  if (resource.unsupported.has(method as Method)) {
+  const credentials = resource.kind === 'consumers' && rest[0] === 'credentials'
+  if (!credentials && resource.unsupported.has(method as Method)) {
     return send(res, failure(405, `not supported \`${method.toUpperCase()}\` method for ${resource.singular}`))
   }
-  if (resource.kind === 'consumers' && rest[0] === 'credentials') return send(res, failure(404, 'Unsupported resource type: credentials'))
   let body: unknown
   if (WITH_BODY.has(method)) {
     const read = await readBody(req)
@@ -103,6 +104,11 @@ async function handle(
   const target: Target = { resource, id: rawId === undefined || rawId === '' ? undefined : rawId, subPath: rest.join('/'), query: url.searchParams }
   const store = deps.store()
   const ctx: OperationContext = { store, check: deps.check }
+  if (credentials && target.id !== undefined) {
+    const credential = { username: target.id, id: rest[1] === undefined || rest[1] === '' ? undefined : rest[1] }
+    if (method === 'get') return send(res, await credentialReply(ctx, method, credential, body))
+    return send(res, await serial(store, async () => credentialReply(ctx, method, credential, body)))
+  }
   if (method === 'get') return send(res, getObjects(ctx, target))
   const answer = await serial(store, (): Promise<Reply> => {
     if (method === 'put') return putObject(ctx, target, body)

@@ -41,7 +41,7 @@ export function getObjects(ctx: OperationContext, { resource, id, query }: Targe
 }
 
 export async function putObject(ctx: OperationContext, { resource, id: pathId }: Target, body: unknown): Promise<Reply> {
-  const refused = refuseBody(body, 'missing configurations')
+  const refused = isForbiddenBody(body, 'missing configurations')
   if (refused !== undefined) return refused
   const conf = body as Obj
   let id: string
@@ -60,18 +60,18 @@ export async function putObject(ctx: OperationContext, { resource, id: pathId }:
   }
   const previous = ctx.store.get(resource.kind, id)
   stamp(value, previous)
-  return write(ctx, resource.kind, id, value, previous === undefined ? 201 : 200)
+  return checkedWrite(ctx, resource.kind, id, value, previous === undefined ? 201 : 200)
 }
 
 export async function postObject(ctx: OperationContext, { resource, id: pathId }: Target, body: unknown): Promise<Reply> {
-  const refused = refuseBody(body, 'missing configurations')
+  const refused = isForbiddenBody(body, 'missing configurations')
   if (refused !== undefined) return refused
   const conf = body as Obj
   if (pathId !== undefined || (conf.id !== undefined && conf.id !== null)) return failure(400, `wrong ${resource.singular} id, do not need it`)
   const id = await ctx.store.nextId(resource.kind)
   const value: Obj = { ...conf, id }
   stamp(value, undefined)
-  return write(ctx, resource.kind, id, value, 201)
+  return checkedWrite(ctx, resource.kind, id, value, 201)
 }
 
 export async function patchObject(ctx: OperationContext, { resource, id, subPath }: Target, body: unknown): Promise<Reply> {
@@ -90,7 +90,7 @@ export async function patchObject(ctx: OperationContext, { resource, id, subPath
   if (value.id !== undefined && String(value.id) !== id) return failure(400, `wrong ${resource.singular} id`)
   value.id ??= previous.value.id ?? id
   stamp(value, previous)
-  return write(ctx, resource.kind, id, value, 200)
+  return checkedWrite(ctx, resource.kind, id, value, 200)
 }
 
 export async function deleteObject(ctx: OperationContext, { resource, id, query }: Target): Promise<Reply> {
@@ -118,7 +118,7 @@ export async function deleteObject(ctx: OperationContext, { resource, id, query 
 }
 
 /** Checks the candidate whole, then keeps the object; the reply carries what was stored. */
-async function write(ctx: OperationContext, kind: Kind, id: string, value: Obj, status: number): Promise<Reply> {
+export async function checkedWrite(ctx: OperationContext, kind: Kind, id: string, value: Obj, status: number): Promise<Reply> {
   const candidate = withItem(ctx.store.snapshot(), kind, id, value)
   const index = (candidate[kind] ?? []).findIndex((item, i) => itemId(kind, item, i) === id)
   try {
@@ -131,7 +131,7 @@ async function write(ctx: OperationContext, kind: Kind, id: string, value: Obj, 
   }
 }
 
-function refuseBody(body: unknown, missing: string): Reply | undefined {
+export function isForbiddenBody(body: unknown, missing: string): Reply | undefined {
   if (body === undefined || body === null) return failure(400, missing)
   if (!isObject(body)) return failure(400, `invalid configuration: wrong type: expected object, got ${Array.isArray(body) ? 'array' : typeof body}`)
   // APISIX sets the timestamps itself; the double space is its message's
@@ -142,7 +142,7 @@ function refuseBody(body: unknown, missing: string): Reply | undefined {
 }
 
 /** APISIX's create_time (kept from the object replaced) and update_time, in epoch seconds. */
-function stamp(value: Obj, previous: StoredItem | undefined): void {
+export function stamp(value: Obj, previous: StoredItem | undefined): void {
   const now = Math.floor(Date.now() / 1000)
   value.create_time = previous?.value.create_time ?? now
   value.update_time = now

@@ -359,3 +359,34 @@ t.test('mounted in an Express app: other paths go on to next(); under a path pre
     await closeServer(server)
   }
 })
+
+t.test('credentials: /consumers/<username>/credentials[/<id>]', async (t) => {
+  await call(m.admin, 'PUT', `${A}/consumers`, { username: 'carol' })
+  const path = `${A}/consumers/carol/credentials/ci`
+  const created = await call(m.admin, 'PUT', path, { plugins: { 'key-auth': { key: 'carol-ci' } } })
+  t.equal(created.status, 201, created.text)
+  t.equal((created.json as { key: string }).key, '/apisix/consumers/carol/credentials/ci')
+  t.equal((created.json as { value: { id: string } }).value.id, 'carol/credentials/ci')
+  t.equal((await call(m.admin, 'PUT', path, { plugins: { 'key-auth': { key: 'carol-ci2' } } })).status, 200, 'replaced')
+  const list = (await call(m.admin, 'GET', `${A}/consumers/carol/credentials`)).json as { total: number; list: Array<{ key: string }> }
+  t.same(
+    list.list.map((item) => item.key),
+    ['/apisix/consumers/carol/credentials/ci'],
+  )
+  t.equal(((await call(m.admin, 'GET', path)).json as { value: { plugins: unknown } }).value.plugins !== undefined, true)
+  // the credential authenticates its consumer on a key-auth route
+  await call(m.admin, 'PUT', `${A}/routes/keyed`, { uri: '/keyed', upstream_id: 'u1', plugins: { 'key-auth': {} } })
+  const res = await fetch(`${m.url}/keyed`, { headers: { apikey: 'carol-ci2' } })
+  t.equal(res.status, 200, 'served with the credential key')
+  await res.text()
+  const clash = await call(m.admin, 'PUT', `${A}/consumers/carol/credentials/dup`, { plugins: { 'key-auth': { key: 'jack-key' } } })
+  t.equal(clash.status, 400)
+  t.match((clash.json as { error_msg: string }).error_msg, /duplicate key of plugin key-auth found with consumer: jack/)
+  const orphan = await call(m.admin, 'PUT', `${A}/consumers/nobody/credentials/x`, { plugins: {} })
+  t.equal(orphan.status, 400, 'no credential without its consumer')
+  const post = await call(m.admin, 'POST', `${A}/consumers/carol/credentials`, { plugins: {} })
+  t.same([post.status, post.json], [405, { error_msg: 'not supported `POST` method for credential' }])
+  const removed = await call(m.admin, 'DELETE', path)
+  t.same(removed.json, { deleted: '1', key: '/apisix/consumers/carol/credentials/ci' })
+  t.equal((await call(m.admin, 'GET', path)).status, 404)
+})
