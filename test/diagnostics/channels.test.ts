@@ -10,7 +10,7 @@ import {
   type PrepareConfContext,
   type RunnerCallContext,
 } from '../../src/diagnostics/index.js'
-import { get, setup } from './support.js'
+import { everyPhase, get, setup } from './support.js'
 
 t.setTimeout(30_000)
 
@@ -49,14 +49,7 @@ function record(t: Test): Recorded {
 t.test('runner-call: one trace per call, every context field, through HTTP', async (t) => {
   const { ext, traffic, serve } = await setup(t)
   const recorded = record(t)
-  const origin = await serve({
-    id: 'r1',
-    plugins: {
-      'ext-plugin-pre-req': { conf: [{ name: 'ask', value: '{}' }, { name: 'deny', value: '{}' }] },
-      'ext-plugin-post-req': { conf: [{ name: 'tag', value: '{}' }] },
-      'ext-plugin-post-resp': { conf: [{ name: 'stamp', value: '{}' }] },
-    },
-  })
+  const origin = await serve(everyPhase('r1'))
 
   // the first request prepares three confs; measure the traffic of the second one
   t.equal((await get(origin)).status, 200)

@@ -1,7 +1,6 @@
 // ext.stats() after real calls through a real TypeScript runner, and respawns of a managed
 // runner (with the runner-spawn / -exit / -respawn channels it publishes).
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import {
@@ -14,20 +13,12 @@ import {
 } from '../../src/diagnostics/index.js'
 import { LATENCY_BUCKETS_MS, LatencyHistogram } from '../../src/diagnostics/histogram.js'
 import { createExtPlugin } from '../../src/ext-plugin.js'
-import { get, setup } from './support.js'
+import { until } from '../runner-server/fixtures/gateway.js'
+import { everyPhase, get, setup } from './support.js'
 
 t.setTimeout(30_000)
 
 const fake = fileURLToPath(new URL('../helpers/fake-runner.mjs', import.meta.url))
-
-async function until(check: () => boolean, ms = 5000): Promise<boolean> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) return false
-    await sleep(10)
-  }
-  return true
-}
 
 t.test('calls by phase and outcome, latency, tokens, retries, degradations, 503s, connections', async (t) => {
   const { ext, serve, restartRunner } = await setup(t)
@@ -36,14 +27,7 @@ t.test('calls by phase and outcome, latency, tokens, retries, degradations, 503s
   t.same(zero.connections, { active: 0, idle: 0, queued: 0, opened: 0 })
   t.equal(zero.respawns, 0, 'an external runner is never respawned by us')
 
-  const all = await serve({
-    id: 'all',
-    plugins: {
-      'ext-plugin-pre-req': { conf: [{ name: 'ask', value: '{}' }, { name: 'deny', value: '{}' }] },
-      'ext-plugin-post-req': { conf: [{ name: 'tag', value: '{}' }] },
-      'ext-plugin-post-resp': { conf: [{ name: 'stamp', value: '{}' }] },
-    },
-  })
+  const all = await serve(everyPhase('all'))
   const failing = await serve({ id: 'failing', plugins: { 'ext-plugin-post-req': { conf: [{ name: 'boom', value: '{}' }] } } })
   const degraded = await serve({ id: 'degraded', plugins: { 'ext-plugin-pre-req': { conf: [{ name: 'boom', value: '{}' }], allow_degradation: true } } })
   const refused = await serve({ id: 'refused', plugins: { 'ext-plugin-pre-req': { conf: [{ name: 'nope', value: '' }] } } })

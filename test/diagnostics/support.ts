@@ -50,6 +50,18 @@ export const runnerPlugins = [
   }),
 ]
 
+/** A route with all three ext-plugins: pre-req asks two Vars (and stops on x-deny), post-req rewrites, post-resp rewrites. */
+export function everyPhase(id: string): RouteConfig {
+  return {
+    id,
+    plugins: {
+      'ext-plugin-pre-req': { conf: [{ name: 'ask', value: '{}' }, { name: 'deny', value: '{}' }] },
+      'ext-plugin-post-req': { conf: [{ name: 'tag', value: '{}' }] },
+      'ext-plugin-post-resp': { conf: [{ name: 'stamp', value: '{}' }] },
+    },
+  }
+}
+
 /** Bytes through the relay, each direction, over every connection. */
 export interface Traffic {
   toRunner: number
