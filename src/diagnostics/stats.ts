@@ -27,7 +27,7 @@ export interface ExtPluginStats {
   readonly degradations: number
   /** Runner failures answered with 503 (or `_meta.error_response`). */
   readonly unavailable: number
-  /** Times the managed runner was started again after an exit (its `spawns` − 1); 0 for an external runner. */
+  /** Times the managed runner was started again after an exit (the runner's own counter); 0 for an external runner. */
   readonly respawns: number
   /** Runner connections now: in a call (`active`), kept for reuse (`idle`), calls waiting for one (`queued`); `opened` since start. */
   readonly connections: { readonly active: number; readonly idle: number; readonly queued: number; readonly opened: number }
