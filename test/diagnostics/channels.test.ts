@@ -3,9 +3,12 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import t, { type Test } from 'tap'
 import {
+  CONFIG_RELOAD_CHANNEL,
   DEGRADATION_CHANNEL,
   PREPARE_CONF_CHANNEL,
+  publishConfigReload,
   runnerCallChannel,
+  type ConfigReloadContext,
   type DegradationContext,
   type PrepareConfContext,
   type RunnerCallContext,
@@ -172,4 +175,19 @@ t.test('a direct client call without plugin identity', async (t) => {
   const conf = { key: 'route#direct#ext-plugin-post-resp#1', conf: [{ name: 'stamp', value: '{}' }] }
   await client.httpRespCall(conf, { status: 200, headers: [] })
   t.match(recorded.calls[0], { phase: 'response', route: undefined, plugin: undefined, names: ['stamp'], confKey: conf.key, outcome: 'rewrite' })
+})
+
+t.test('config-reload: publishConfigReload, for the gateway', async (t) => {
+  const seen: ConfigReloadContext[] = []
+  const onReload = (message: unknown): void => void seen.push(message as ConfigReloadContext)
+  publishConfigReload('file', 3) // nobody listens: nothing built, nothing seen
+  subscribe(CONFIG_RELOAD_CHANNEL, onReload)
+  t.teardown(() => unsubscribe(CONFIG_RELOAD_CHANNEL, onReload))
+  const refusal = new Error('routes[0].uri: required')
+  publishConfigReload('file', 3)
+  publishConfigReload('admin', 3, refusal)
+  t.same(seen, [
+    { source: 'file', ok: true, error: undefined, routes: 3 },
+    { source: 'admin', ok: false, error: refusal, routes: 3 },
+  ])
 })
