@@ -57,6 +57,10 @@ export const ErrorCode = {
   UPSTREAM_RETRY_TIMEOUT: 'EXT_ERR_UPSTREAM_RETRY_TIMEOUT',
   /** An upstream body that had to be read whole is larger than the limit (answered 502). */
   UPSTREAM_BODY_TOO_LARGE: 'EXT_ERR_UPSTREAM_BODY_TOO_LARGE',
+  /** The upstream has no nodes (`nodes: {}` or `[]`): answered 503, log `no valid upstream node`. */
+  UPSTREAM_NO_NODES: 'EXT_ERR_UPSTREAM_NO_NODES',
+  /** A node's domain name did not resolve: answered 500 (inline upstream) or 502 (`upstream_id`), as APISIX. */
+  UPSTREAM_DNS: 'EXT_ERR_UPSTREAM_DNS',
   /** An etcd request failed: unreachable, past the source's `timeout`, refused (auth). The cause is the client's error. */
   ETCD: 'EXT_ERR_ETCD',
   /** A value written to etcd that the local gateway refused when it came back through the watch (a concurrent write made it invalid). */

@@ -74,6 +74,12 @@ export interface GatewayOptions {
    */
   readonly phaseOrder?: PhaseOrder
   /**
+   * The `Server` header of proxied responses and of the gateway's own error pages: APISIX
+   * replaces the upstream's with `APISIX/<version>` (`APISIX` with `enable_server_tokens:
+   * false`). Default `'APISIX'`; `false` passes the upstream's on.
+   */
+  readonly serverHeader?: string | false
+  /**
    * Admin API writes also replace the source file (a temporary file, then a rename), in its
    * format (YAML with `#END`, or JSON), before they are acknowledged: they survive a restart.
    * File sources only. Default false: writes live in memory.
@@ -100,6 +106,8 @@ export interface GatewayState {
   readonly globalRules: readonly Pipeline[]
   /** Upstreams by the fingerprint of their configuration, so a reload keeps unchanged pools. */
   readonly upstreams: ReadonlyMap<string, Upstream>
+  /** The `Server` header proxied responses get; undefined: the upstream's. */
+  readonly serverHeader: string | undefined
 }
 
 export class Gateway {
@@ -358,7 +366,8 @@ export class Gateway {
       })
       routes.set(merged.id, { merged, own, pipeline, upstream: upstreamFor(merged.upstream, merged.timeout) })
     }
-    return { snapshot, router: createRouter(snapshot, { logger: this.#ext.logger }), routes, globalRules, upstreams }
+    const server = this.#options.serverHeader ?? 'APISIX'
+    return { snapshot, router: createRouter(snapshot, { logger: this.#ext.logger }), routes, globalRules, upstreams, serverHeader: server === false ? undefined : server }
   }
 
   #compile(what: string, id: string, name: string | undefined, confType: ConfType, plugins: PluginMap): Pipeline {

@@ -10,6 +10,9 @@ import { bindRequest, type Gateway, type GatewayRoute, type GatewayState } from 
 import { hashKeyFor } from '../gateway/upstream/hash-key.js'
 import { proxyRequest } from '../gateway/upstream/proxy.js'
 import type { Exchange } from '../engine/exchange.js'
+import { ErrorCode } from '../errors.js'
+import { errorFields, type Logger } from '../logger.js'
+import { consumerOf } from '../gateway/plugins/key-auth.js'
 import { requestExchange, runMount } from './handle.js'
 import type { ParsedBodyHolder } from './request-body.js'
 
@@ -55,11 +58,11 @@ async function runOn(
   // the consumer's plugins merged in once an auth plugin identified one (gateway/plan.ts).
   if (!(await runMount(ext, route, req, res, originalUrl, bodyHolder))) return 'answered'
   if (route.upstream === undefined) return 'application'
-  await proxy(route, req, res, exchange)
+  await proxy(ext.logger, state, route, req, res, exchange)
   return 'answered'
 }
 
-async function proxy(route: GatewayRoute, req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
+async function proxy(logger: Logger, state: GatewayState, route: GatewayRoute, req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
   const upstream = route.upstream!
   const aborter = new AbortController()
   const onClose = (): void => {
@@ -79,14 +82,19 @@ async function proxy(route: GatewayRoute, req: IncomingMessage, res: ServerRespo
       variable: (name) => stringOf(resolveVariable(exchange, name)),
       header: (name) => exchange.headers.get(name),
       cookie: (name) => stringOf(resolveVariable(exchange, `cookie_${name}`)),
+      consumerName: consumerOf(exchange)?.consumer.username,
     }),
-    timeout: route.merged.timeout,
   })
   if (result.type === 'aborted') {
     res.removeListener('close', onClose)
     res.destroy()
     return
   }
+  if (result.type === 'error') {
+    logger.error({ route: route.merged.id, code: result.code, status: result.status, upstream_status: result.upstreamStatus, ...errorFields(result.cause) }, errorMessage(result.code, result.cause))
+  }
+  // APISIX replaces the upstream's Server header with its own.
+  if (state.serverHeader !== undefined) result.headers.set('server', state.serverHeader)
   res.writeHead(result.status, [...result.headers.raw])
   if (result.type === 'streamed') {
     await new Promise<void>((resolve) => {
@@ -104,4 +112,23 @@ async function proxy(route: GatewayRoute, req: IncomingMessage, res: ServerRespo
 function stringOf(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined
   return typeof value === 'string' ? value : String(value)
+}
+
+/** The error log line for an upstream failure, in APISIX's words where it has some. */
+function errorMessage(code: ErrorCode, cause: unknown): string {
+  const detail = cause instanceof Error ? `: ${cause.message}` : ''
+  switch (code) {
+    case ErrorCode.UPSTREAM_NO_NODES:
+      return 'no valid upstream node'
+    case ErrorCode.UPSTREAM_DNS:
+      return `failed to parse domain${detail}`
+    case ErrorCode.UPSTREAM_RETRY_TIMEOUT:
+      return 'proxy retry timeout'
+    case ErrorCode.UPSTREAM_TIMEOUT:
+      return `upstream timed out${detail}`
+    case ErrorCode.UPSTREAM_BODY_TOO_LARGE:
+      return 'upstream response body larger than maxBodySize'
+    default:
+      return `upstream unreachable${detail}`
+  }
 }

@@ -77,6 +77,7 @@ const errors: Array<[string, Record<string, unknown>, RegExp, string]> = [
   ['IPv6 without brackets', { upstreams: [{ id: 'u', nodes: { '::1:80': 1 } }] }, /IPv6 address must be enclosed with '\[' and '\]'/, 'upstreams[0].nodes["::1:80"]'],
   ['a port out of range', { upstreams: [{ id: 'u', nodes: { 'a:70000': 1 } }] }, /invalid port 70000/, 'upstreams[0].nodes["a:70000"]'],
   ['least_conn', { upstreams: [{ id: 'u', type: 'least_conn', nodes: { 'a:1': 1 } }] }, /balancer type least_conn is not supported/, 'upstreams[0].type'],
+  ['upstream mTLS', { upstreams: [{ id: 'u', tls: { client_cert: 'c', client_key: 'k' }, nodes: { 'a:1': 1 } }] }, /upstream mTLS .* is not supported/, 'upstreams[0].tls'],
   ['service discovery', { upstreams: [{ id: 'u', service_name: 'x', discovery_type: 'dns' }] }, /service discovery is not supported/, 'upstreams[0].discovery_type'],
   ['no nodes', { upstreams: [{ id: 'u' }] }, /property "nodes" is required/, 'upstreams[0].nodes'],
   ['an upstream without id', { upstreams: [{ nodes: { 'a:1': 1 } }] }, /property "id" is required/, 'upstreams[0].id'],
@@ -130,6 +131,9 @@ t.test('accepted with a warning, or skipped', async (t) => {
   t.match(ignored.warnings.join('\n'), /unknown plugin \[limit-req\] ignored/)
   const listed = validateConfig({ plugins: [{ name: 'key-auth' }], ssls: [] }, options)
   t.match(listed.warnings.join('\n'), /top-level `plugins` list is ignored/, 'the enabled-plugin list is ignored; empty unsupported sections pass')
+  const checked = validateConfig({ upstreams: [{ id: 'u', nodes: { 'a:1': 1 }, checks: { active: { http_path: '/' } } }], routes: [{ id: 'w', uri: '/', enable_websocket: true, upstream_id: 'u' }] }, options)
+  t.match(checked.warnings.join('\n'), /health checks are not run/, 'checks accepted, not run')
+  t.match(checked.warnings.join('\n'), /enable_websocket is not supported/)
   const empty = validateConfig({}, options)
   t.equal(empty.routes.length, 0)
 })

@@ -209,6 +209,11 @@ class Validator {
     if (!['roundrobin', 'chash'].includes(u.type as string)) {
       throw fail(`${at}.type`, `${describeItem(at, item)}: balancer type ${String(u.type)} is not supported (roundrobin, chash)`)
     }
+    const tls = u.tls as Obj | undefined
+    if (tls !== undefined && (tls.client_cert !== undefined || tls.client_key !== undefined || tls.client_cert_id !== undefined)) {
+      throw fail(`${at}.tls`, `${describeItem(at, item)}: upstream mTLS (tls.client_cert, client_key, client_cert_id) is not supported`)
+    }
+    if (u.checks !== undefined) this.#warn(`${describeItem(at, item)}: health checks are not run by the gateway (checks ignored; every node is used)`)
     const nodes = normalizeNodes(u.nodes, scheme, `${at}.nodes`, describeItem(at, item))
     const out: Obj = { ...u, nodes }
     if (named) out.id = idOf(item, at)
@@ -248,6 +253,7 @@ class Validator {
       status: r.status,
       index,
     }
+    if (r.enable_websocket === true) this.#warn(`${what}: enable_websocket is not supported (Upgrade is not forwarded)`)
     for (const key of ['name', 'desc', 'labels', 'methods', 'timeout', 'enable_websocket'] as const) {
       if (r[key] !== undefined) out[key] = r[key]
     }

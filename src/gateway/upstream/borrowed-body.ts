@@ -10,10 +10,32 @@ export interface BorrowedBody {
   readonly started: () => boolean
 }
 
-export function borrowBody(source: Readable): BorrowedBody {
+export interface SendTimeout {
+  /** Milliseconds the consumer may leave a chunk untaken (nginx's proxy_send_timeout). */
+  readonly timeout: number
+  readonly onTimeout: () => void
+}
+
+/**
+ * `send`: when the consumer (undici writing to the upstream) stops taking the body, for
+ * longer than `send.timeout`, `send.onTimeout` is called. A client that is slow to send
+ * does not count: the clock runs only while a chunk waits for the consumer.
+ */
+export function borrowBody(source: Readable, send?: SendTimeout): BorrowedBody {
   let started = false
+  let stall: NodeJS.Timeout | undefined
+  const waiting = (): void => {
+    if (send !== undefined && stall === undefined) stall = setTimeout(send.onTimeout, send.timeout)
+  }
+  const taken = (): void => {
+    clearTimeout(stall)
+    stall = undefined
+  }
   const onData = (chunk: Buffer): void => {
-    if (!stream.push(chunk)) source.pause()
+    if (!stream.push(chunk)) {
+      source.pause()
+      waiting()
+    }
   }
   const onEnd = (): void => {
     stream.push(null)
@@ -22,6 +44,7 @@ export function borrowBody(source: Readable): BorrowedBody {
     stream.destroy(err)
   }
   const detach = (): void => {
+    taken()
     source.off('data', onData)
     source.off('end', onEnd)
     source.off('error', onError)
@@ -29,6 +52,7 @@ export function borrowBody(source: Readable): BorrowedBody {
   }
   const stream = new Readable({
     read() {
+      taken()
       if (!started) {
         started = true
         if (source.readableEnded) {

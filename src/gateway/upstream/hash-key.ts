@@ -1,5 +1,6 @@
 // The chash key of a request (apisix-config.md §5.2): from the variable, header, cookie or
-// consumer `hash_on` names; a missing value falls back to the client address, as APISIX does.
+// consumer `hash_on` names, or a `vars_combinations` template; a missing value falls back to
+// the client address, as APISIX does.
 import type { UpstreamModel } from './model.js'
 
 export interface HashKeySource {
@@ -27,6 +28,10 @@ export function hashKeyFor(model: UpstreamModel, source: HashKeySource): string 
       break
     case 'consumer':
       value = source.consumerName
+      break
+    case 'vars_combinations':
+      // A template of variables, `$host$uri`; an unset variable is empty.
+      value = key.replace(/\$\{?([A-Za-z0-9_]+)\}?/g, (_, name: string) => source.variable?.(name) ?? '')
       break
   }
   return value === undefined || value === '' ? source.remoteAddr : value

@@ -3,7 +3,7 @@
 // applied, seconds turned into milliseconds.
 
 export type BalancerType = 'roundrobin' | 'chash'
-export type HashOn = 'vars' | 'header' | 'cookie' | 'consumer'
+export type HashOn = 'vars' | 'header' | 'cookie' | 'consumer' | 'vars_combinations'
 export type PassHost = 'pass' | 'node' | 'rewrite'
 export type UpstreamScheme = 'http' | 'https'
 
@@ -59,6 +59,8 @@ export interface UpstreamModel {
   readonly keepalive: { readonly size: number; readonly idleTimeoutMs: number; readonly requests: number }
   /** Verify the upstream's certificate: nginx's proxy_ssl_verify, off by default. */
   readonly tlsVerify: boolean
+  /** An item of `upstreams:` (referenced by id) rather than an inline upstream: decides 502 or 500 on DNS failure. */
+  readonly named: boolean
 }
 
 // nginx's proxy_*_timeout default; APISIX sets none of its own (apisix-config.md §5.3).
@@ -89,6 +91,7 @@ export function upstreamModel(conf: UpstreamConf): UpstreamModel {
       requests: pool.requests ?? 1000,
     },
     tlsVerify: conf.tls?.verify ?? false,
+    named: conf.id !== undefined,
   }
 }
 

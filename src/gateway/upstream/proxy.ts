@@ -1,10 +1,10 @@
 // One proxied request (apisix-config.md §5): pick a node, send the request over the upstream's
 // keep-alive pool, retry the next node on a connect failure or timeout, and hand back the
-// upstream's status, headers and streamed body, or the 502/504 APISIX answers.
+// upstream's status, headers and streamed body, or the 502/503/504/500 APISIX answers.
 import type { IncomingMessage } from 'node:http'
 import type { Readable } from 'node:stream'
-import { errorPage } from '../../engine/error-page.js'
 import { HeaderList } from '../../engine/headers.js'
+import { apisixErrorPage, errorPageHeaders } from '../error-page.js'
 import { ErrorCode } from '../../errors.js'
 import { borrowBody, type BorrowedBody } from './borrowed-body.js'
 import type { UpstreamNode } from './model.js'
@@ -53,7 +53,7 @@ export type ProxyResult =
   | (Answered & { readonly type: 'buffered'; readonly body: Buffer })
   | {
       readonly type: 'error'
-      readonly status: 502 | 503 | 504
+      readonly status: 500 | 502 | 503 | 504
       readonly headers: HeaderList
       /** nginx's error page for the status. */
       readonly body: Buffer
@@ -65,7 +65,8 @@ export type ProxyResult =
   | { readonly type: 'aborted'; readonly cause?: unknown }
 
 // `connect-timeout` and `connect` happened before a byte was sent: any request may retry.
-type Failure = 'connect' | 'connect-timeout' | 'timeout' | 'reset'
+// `dns`: APISIX resolves a node's name before balancing, and fails the request there.
+type Failure = 'connect' | 'connect-timeout' | 'timeout' | 'send-timeout' | 'reset' | 'dns'
 
 // nginx does not resend these once their body went out (proxy_next_upstream's non_idempotent).
 const NON_IDEMPOTENT = new Set(['POST', 'PATCH', 'LOCK'])
@@ -87,7 +88,9 @@ export async function proxyRequest(options: ProxyRequestOptions): Promise<ProxyR
     host: options.host ?? '',
     localPort: req.socket.localPort,
   }
+  if (model.nodes.length === 0) return failed(503, ErrorCode.UPSTREAM_NO_NODES, [], undefined)
   const read = seconds(options.timeout?.read) ?? model.timeoutMs.read
+  const send = seconds(options.timeout?.send) ?? model.timeoutMs.send
   const deadline = model.retryTimeoutMs > 0 ? Date.now() + model.retryTimeoutMs : Infinity
   const tried = new Set<UpstreamNode>()
   const statuses: string[] = []
@@ -101,7 +104,9 @@ export async function proxyRequest(options: ProxyRequestOptions): Promise<ProxyR
     }
     tried.add(node)
     let borrowed: BorrowedBody | undefined
-    if (body !== undefined && !Buffer.isBuffer(body)) borrowed = borrowBody(body)
+    // nginx's proxy_send_timeout: the upstream took nothing of the body for `send` ms.
+    const sendTimer = new AbortController()
+    if (body !== undefined && !Buffer.isBuffer(body)) borrowed = borrowBody(body, { timeout: send, onTimeout: () => sendTimer.abort() })
     try {
       const res = await upstream.dispatcher.request({
         origin: node.origin,
@@ -109,7 +114,7 @@ export async function proxyRequest(options: ProxyRequestOptions): Promise<ProxyR
         method: method as 'GET',
         headers: upstreamRequestHeaders(model, node, client, bodyLength),
         body: borrowed?.stream ?? (body as Buffer | undefined),
-        signal,
+        signal: borrowed === undefined ? signal : signal === undefined ? sendTimer.signal : AbortSignal.any([signal, sendTimer.signal]),
         headersTimeout: read,
         bodyTimeout: read,
       })
@@ -125,8 +130,9 @@ export async function proxyRequest(options: ProxyRequestOptions): Promise<ProxyR
     } catch (err) {
       if (signal?.aborted === true) return { type: 'aborted', cause: err }
       cause = err
-      failure = classify(err)
-      const timedOut = failure === 'timeout' || failure === 'connect-timeout'
+      failure = sendTimer.signal.aborted ? 'send-timeout' : classify(err)
+      if (failure === 'dns') return model.named ? failed(502, ErrorCode.UPSTREAM_DNS, statuses, err) : failed(500, ErrorCode.UPSTREAM_DNS, statuses, err)
+      const timedOut = failure === 'timeout' || failure === 'connect-timeout' || failure === 'send-timeout'
       statuses.push(timedOut ? '504' : '502')
       const bodySent = borrowed?.started() === true
       // A body already (partly) read from the client cannot be sent again; nor, after a
@@ -136,17 +142,17 @@ export async function proxyRequest(options: ProxyRequestOptions): Promise<ProxyR
       if (!beforeSending && body !== undefined && NON_IDEMPOTENT.has(method)) break
     }
   }
-  return failure === 'timeout' || failure === 'connect-timeout'
+  return failure === 'timeout' || failure === 'connect-timeout' || failure === 'send-timeout'
     ? failed(504, ErrorCode.UPSTREAM_TIMEOUT, statuses, cause)
     : failed(502, ErrorCode.UPSTREAM_UNREACHABLE, statuses, cause)
 }
 
-function failed(status: 502 | 504, code: ErrorCode, statuses: string[], cause: unknown): ProxyResult {
-  const headers = new HeaderList()
-  headers.set('content-type', 'text/html; charset=utf-8')
+function failed(status: 500 | 502 | 503 | 504, code: ErrorCode, statuses: string[], cause: unknown): ProxyResult {
+  const headers = errorPageHeaders()
   const upstreamStatus = statuses.length > 0 ? statuses.join(', ') : String(status)
-  headers.set('x-apisix-upstream-status', upstreamStatus)
-  return { type: 'error', status, headers, body: errorPage(status), code, cause, upstreamStatus }
+  // APISIX reports $upstream_status only when an upstream was tried.
+  if (statuses.length > 0 || status === 502 || status === 504) headers.set('x-apisix-upstream-status', upstreamStatus)
+  return { type: 'error', status, headers, body: apisixErrorPage(status), code, cause, upstreamStatus }
 }
 
 function classify(err: unknown): Failure {
@@ -157,11 +163,14 @@ function classify(err: unknown): Failure {
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'ETIMEDOUT':
       return 'timeout'
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_FAIL':
+    case 'EAI_NONAME':
+      return 'dns'
     case 'ECONNREFUSED':
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
     case 'EADDRNOTAVAIL':
       return 'connect'
     default:

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import t, { type Test } from 'tap'
-import { errorPage } from '../../../src/engine/error-page.js'
+import { apisixErrorPage } from '../../../src/gateway/error-page.js'
 import { HeaderList } from '../../../src/engine/headers.js'
 import { ErrorCode } from '../../../src/errors.js'
 import { proxyRequest, Upstream, type ProxyResult, type UpstreamConf } from '../../../src/gateway/upstream/index.js'
@@ -97,7 +97,7 @@ t.test('a dead node is retried on the next; connection refused everywhere is 502
   t.equal(r.status, 502)
   t.equal(r.headers.get('content-type'), 'text/html; charset=utf-8')
   t.equal(r.headers.get('x-apisix-upstream-status'), '502, 502', 'both nodes tried')
-  t.same(Buffer.from(await r.arrayBuffer()), errorPage(502))
+  t.same(Buffer.from(await r.arrayBuffer()), apisixErrorPage(502))
   t.equal(last?.type === 'error' && last.code, ErrorCode.UPSTREAM_UNREACHABLE)
 
   const none = await gateway(t, { nodes: { [`127.0.0.1:${dead}`]: 1, [`127.0.0.1:${dead2}`]: 1 }, retries: 0 })
@@ -114,7 +114,7 @@ t.test('an upstream slower than the read timeout is 504', async (t) => {
   const gw = await gateway(t, { nodes: { [`127.0.0.1:${port}`]: 1 }, timeout: { connect: 1, send: 1, read: 0.2 } }, { onResult: (r) => (last = r) })
   const r = await fetch(`${gw.url}/`)
   t.equal(r.status, 504)
-  t.same(Buffer.from(await r.arrayBuffer()), errorPage(504))
+  t.same(Buffer.from(await r.arrayBuffer()), apisixErrorPage(504))
   t.equal(last?.type === 'error' && last.code, ErrorCode.UPSTREAM_TIMEOUT)
   t.equal(calls, 1, 'one node, no retry')
 })
@@ -297,4 +297,56 @@ t.test('retry_timeout: a retry that would start after the deadline ends in 502',
   t.equal(u.status, 200, 'without retry_timeout the timeout is retried on the next node')
   t.equal(await u.text(), 'ok')
   t.equal(live, 1)
+})
+
+t.test("APISIX's error pages: exact bodies and lengths (§5.6)", async (t) => {
+  const lengths: Record<number, number> = { 400: 229, 404: 225, 500: 249, 502: 229, 503: 269, 504: 239 }
+  for (const [status, length] of Object.entries(lengths)) t.equal(apisixErrorPage(Number(status)).length, length, `${status} is ${length} bytes`)
+  t.equal(
+    apisixErrorPage(502).toString(),
+    '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>openresty</center>\r\n<p><em>Powered by <a href="https://apisix.apache.org/">APISIX</a>.</em></p></body>\r\n</html>\r\n',
+  )
+})
+
+t.test('empty nodes are 503; an unresolvable name is 500 inline, 502 by id (§5.1)', async (t) => {
+  let last: ProxyResult | undefined
+  const empty = await gateway(t, { nodes: {} }, { onResult: (r) => (last = r) })
+  const r = await fetch(`${empty.url}/`)
+  t.equal(r.status, 503)
+  t.same(Buffer.from(await r.arrayBuffer()), apisixErrorPage(503))
+  t.equal(r.headers.get('x-apisix-upstream-status'), null, 'no upstream was tried')
+  t.equal(last?.type === 'error' && last.code, ErrorCode.UPSTREAM_NO_NODES)
+
+  const inline = await gateway(t, { nodes: { 'no-such-host.invalid:80': 1 } }, { onResult: (r) => (last = r) })
+  const ri = await fetch(`${inline.url}/`)
+  t.equal(ri.status, 500)
+  t.same(Buffer.from(await ri.arrayBuffer()), apisixErrorPage(500))
+  t.equal(last?.type === 'error' && last.code, ErrorCode.UPSTREAM_DNS)
+  const named = await gateway(t, { id: 'u', nodes: { 'no-such-host.invalid:80': 1 } })
+  const rn = await fetch(`${named.url}/`)
+  t.equal(rn.status, 502)
+  await rn.arrayBuffer()
+})
+
+t.test('timeout.send: an upstream that stops reading the body is 504', async (t) => {
+  const port = await upstreamServer(t, (req) => req.pause()) // never reads, never answers
+  let last: ProxyResult | undefined
+  const gw = await gateway(t, { nodes: { [`127.0.0.1:${port}`]: 1 }, timeout: { connect: 1, send: 0.3, read: 30 } }, { onResult: (r) => (last = r) })
+  // More than the loopback socket buffers hold, sent as fast as the gateway takes it.
+  const chunk = Buffer.alloc(1 << 20)
+  let sent = 0
+  const body = new Readable({
+    read() {
+      this.push(sent++ < 64 ? chunk : null)
+    },
+  })
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    const req = http.request(`${gw.url}/upload`, { method: 'PUT', headers: { 'content-length': String(64 << 20) } }, resolve)
+    req.on('error', reject)
+    body.pipe(req)
+  })
+  t.equal(res.statusCode, 504)
+  res.resume()
+  t.equal(last?.type === 'error' && last.code, ErrorCode.UPSTREAM_TIMEOUT)
+  t.ok(sent < 64, 'the client body was not read to its end')
 })
