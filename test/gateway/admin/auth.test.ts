@@ -4,21 +4,17 @@ import net from 'node:net'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { ConfigError, ErrorCode } from '../../../src/errors.js'
-import { ADMIN_KEY, VIEWER_KEY, call, closeServer, mount, world, type World } from './setup.js'
+import { ADMIN_KEY, VIEWER_KEY, call, closeServer, mount, sharedWorld } from './setup.js'
 
 t.setTimeout(60_000)
 
-let w: World
-t.before(async () => {
-  w = await world()
-})
-t.teardown(() => w?.close())
+const w = sharedWorld(t)
 
 const A = '/apisix/admin'
 const config = (port: number) => ({ upstreams: [{ id: 'u1', nodes: { [`127.0.0.1:${port}`]: 1 } }], routes: [{ id: 'r1', uri: '/r1', upstream_id: 'u1' }] })
 
 t.test('no key, no Admin API: adminApi() and listenAdmin() throw a ConfigError', async (t) => {
-  const gw = w.ext.gateway(config(w.a.port))
+  const gw = w().ext.gateway(config(w().a.port))
   t.teardown(() => gw.close())
   const cases: Array<[string, unknown]> = [
     ['no options', undefined],
@@ -42,7 +38,7 @@ t.test('no key, no Admin API: adminApi() and listenAdmin() throw a ConfigError',
 })
 
 t.test('listenAdmin binds 127.0.0.1 by default, port 9180 unless told', async (t) => {
-  const gw = w.ext.gateway(config(w.a.port))
+  const gw = w().ext.gateway(config(w().a.port))
   t.teardown(() => gw.close())
   const server = await gw.listenAdmin({ key: ADMIN_KEY, port: 0 })
   t.equal((server.address() as AddressInfo).address, '127.0.0.1')
@@ -58,7 +54,7 @@ t.test('listenAdmin binds 127.0.0.1 by default, port 9180 unless told', async (t
 })
 
 t.test('key checks: 401 envelopes', async (t) => {
-  const m = await mount(w, config(w.a.port))
+  const m = await mount(w(), config(w().a.port))
   t.teardown(() => m.close())
   const refused = (description: string) => ({ error_msg: 'failed to check token', description })
   const table: Array<[string, string, string, string | null, Record<string, string>, number, unknown]> = [
@@ -89,7 +85,7 @@ t.test('key checks: 401 envelopes', async (t) => {
 })
 
 t.test('the query and cookie forms, when allowed', async (t) => {
-  const m = await mount(w, config(w.a.port), {}, { allowKeyInQueryAndCookie: true })
+  const m = await mount(w(), config(w().a.port), {}, { allowKeyInQueryAndCookie: true })
   t.teardown(() => m.close())
   t.equal((await call(m.admin, 'GET', `${A}/routes?api_key=${ADMIN_KEY}`, undefined, null)).status, 200, 'query')
   t.equal((await call(m.admin, 'GET', `${A}/routes`, undefined, null, { cookie: `other=1; x_api_key=${ADMIN_KEY}` })).status, 200, 'cookie')
@@ -129,7 +125,7 @@ async function rawExchange(port: number, head: string, chunk: Buffer, maxChunks:
 }
 
 t.test('bodies over 1.5 MiB are refused (400, APISIX message) without being read whole', async (t) => {
-  const m = await mount(w, config(w.a.port))
+  const m = await mount(w(), config(w().a.port))
   t.teardown(() => m.close())
   const limit = 1.5 * 1024 * 1024
   const port = Number(new URL(m.admin).port)

@@ -4,7 +4,7 @@
 // on the last write.
 import t from 'tap'
 import { Pool } from 'undici'
-import { ADMIN_KEY, call } from './setup.js'
+import { ADMIN_KEY, busyClients, call } from './setup.js'
 import { eventually, serveGateway, world } from '../etcd/support.js'
 
 t.setTimeout(90_000)
@@ -29,31 +29,8 @@ t.test('100 Admin API writes to etcd under 50 busy connections', async (t) => {
 
   const pool = new Pool(gw.url, { connections: 50 })
   t.teardown(() => pool.close())
-  let failed = 0
-  let mixed = 0
-  let served = 0
-  const seen = new Set<string>()
-  let running = true
-  const client = async (): Promise<void> => {
-    while (running) {
-      try {
-        const res = await pool.request({ path: '/v', method: 'GET' })
-        const text = await res.body.text()
-        if (res.statusCode !== 200) {
-          if (++failed <= 3) t.comment(`failed: ${res.statusCode} ${text}`)
-          continue
-        }
-        const body = JSON.parse(text) as { server: string; tag: string }
-        served++
-        if ((Number(body.tag) % 2 === 0 ? 'a' : 'b') !== body.server) mixed++
-        seen.add(body.tag)
-      } catch (err) {
-        if (++failed <= 3) t.comment(`failed: ${String(err)}`)
-      }
-    }
-  }
-  const clients = Array.from({ length: 50 }, client)
-  while (served < 200) await new Promise((resolve) => setTimeout(resolve, 10))
+  const busy = busyClients(t, pool, '/v', 50)
+  while (busy.served < 200) await new Promise((resolve) => setTimeout(resolve, 10))
 
   const statuses: number[] = []
   let next = 1
@@ -68,16 +45,15 @@ t.test('100 Admin API writes to etcd under 50 busy connections', async (t) => {
   t.equal(last.status, 200)
   const after = await pool.request({ path: '/v', method: 'GET' })
   t.equal(((await after.body.json()) as { tag: string }).tag, '101', 'the request after an acknowledged write sees it')
-  running = false
-  await Promise.all(clients)
+  await busy.stop()
 
   t.ok(
     statuses.length === 100 && statuses.every((s) => s === 200),
     'every write acknowledged',
   )
-  t.equal(failed, 0, 'no failed request')
-  t.equal(mixed, 0, 'every response from one configuration')
-  t.ok(seen.size > 1, `several versions served (${seen.size})`)
+  t.equal(busy.failed, 0, 'no failed request')
+  t.equal(busy.mixed, 0, 'every response from one configuration')
+  t.ok(busy.seen.size > 1, `several versions served (${busy.seen.size})`)
   const listed = (await call(base, 'GET', '/apisix/admin/routes')).json as { total: number; list: Array<{ value: { plugins: unknown } }> }
   t.equal(listed.total, 1)
   t.same(listed.list[0]!.value.plugins, route(101).plugins, 'the Admin API reads what etcd holds')

@@ -2,7 +2,7 @@
 // PATCH of a sub-path (`/routes/1/plugins`, `/upstreams/1/nodes`): unit table, then end to end.
 import t from 'tap'
 import { mergePatch, patchSubPath } from '../../../src/gateway/admin/patch.js'
-import { call, hit, mount, world, type World } from './setup.js'
+import { call, hit, mount, sharedWorld } from './setup.js'
 
 t.setTimeout(60_000)
 
@@ -47,15 +47,11 @@ t.test('patchSubPath table', async (t) => {
   t.same(base.plugins, { p: { v: 1 } }, 'the target is not changed')
 })
 
-let w: World
-t.before(async () => {
-  w = await world()
-})
-t.teardown(() => w?.close())
+const w = sharedWorld(t)
 
 t.test('PATCH end to end: stored, re-validated whole, served', async (t) => {
-  const m = await mount(w, {
-    upstreams: [{ id: 'u1', nodes: { [`127.0.0.1:${w.a.port}`]: 1 } }],
+  const m = await mount(w(), {
+    upstreams: [{ id: 'u1', nodes: { [`127.0.0.1:${w().a.port}`]: 1 } }],
     routes: [
       {
         id: '1',
@@ -87,9 +83,9 @@ t.test('PATCH end to end: stored, re-validated whole, served', async (t) => {
   const after = await hit(m.url, '/p')
   t.equal((after.body as { tag: string }).tag, 'two', 'the next request runs the patched plugins')
 
-  const nodes = await call(m.admin, 'PATCH', `${A}/upstreams/u1/nodes`, { [`127.0.0.1:${w.b.port}`]: 1 })
+  const nodes = await call(m.admin, 'PATCH', `${A}/upstreams/u1/nodes`, { [`127.0.0.1:${w().b.port}`]: 1 })
   t.equal(nodes.status, 200)
-  t.same((nodes.json as { value: { nodes: unknown } }).value.nodes, { [`127.0.0.1:${w.b.port}`]: 1 }, 'the sub-tree replaced, not merged')
+  t.same((nodes.json as { value: { nodes: unknown } }).value.nodes, { [`127.0.0.1:${w().b.port}`]: 1 }, 'the sub-tree replaced, not merged')
   t.equal(((await hit(m.url, '/p')).body as { server: string }).server, 'b')
 
   // the merged result is validated whole

@@ -6,7 +6,8 @@ import http, { type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { request } from 'undici'
+import type { Test } from 'tap'
+import { request, type Pool } from 'undici'
 import { withGateway } from '../../../adapters/http.js'
 import { createExtPlugin, type ExtPlugin } from '../../../src/index.js'
 import type { Gateway, GatewayOptions, GatewaySource } from '../../../src/gateway/gateway.js'
@@ -94,6 +95,74 @@ export async function world(): Promise<World> {
       await a.close()
       await b.close()
       rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** The world of a test file: made before its first test, closed after its last. */
+export function sharedWorld(t: Test): () => World {
+  let w: World | undefined
+  t.before(async () => {
+    w = await world()
+  })
+  t.teardown(() => w?.close())
+  return () => {
+    if (w === undefined) throw new Error('the world is made in t.before')
+    return w
+  }
+}
+
+export interface Busy {
+  /** Responses that were not 200, and request errors. */
+  readonly failed: number
+  /** Responses whose tag and upstream came from two configurations (even tags go to a, odd ones to b). */
+  readonly mixed: number
+  readonly served: number
+  readonly seen: ReadonlySet<string>
+  stop(): Promise<void>
+}
+
+/** `count` loops requesting `path` through `pool` until stop(), checking every answer is from one configuration. */
+export function busyClients(t: Test, pool: Pool, path: string, count: number): Busy {
+  const state = { failed: 0, mixed: 0, served: 0, seen: new Set<string>() }
+  let running = true
+  const fail = (what: string): void => {
+    if (++state.failed <= 3) t.comment(`failed: ${what}`)
+  }
+  const loop = async (): Promise<void> => {
+    while (running) {
+      try {
+        const res = await pool.request({ path, method: 'GET' })
+        const text = await res.body.text()
+        if (res.statusCode !== 200) {
+          fail(`${res.statusCode} ${text}`)
+          continue
+        }
+        const body = JSON.parse(text) as { server: string; tag: string | null }
+        state.served++
+        if (body.tag === null) continue // a configuration without the tagging plugin
+        if ((Number(body.tag) % 2 === 0 ? 'a' : 'b') !== body.server) state.mixed++
+        state.seen.add(body.tag)
+      } catch (err) {
+        fail(String(err))
+      }
+    }
+  }
+  const loops = Array.from({ length: count }, loop)
+  return {
+    get failed() {
+      return state.failed
+    },
+    get mixed() {
+      return state.mixed
+    },
+    get served() {
+      return state.served
+    },
+    seen: state.seen,
+    stop: async () => {
+      running = false
+      await Promise.all(loops)
     },
   }
 }

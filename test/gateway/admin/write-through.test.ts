@@ -6,15 +6,11 @@ import { join } from 'node:path'
 import t from 'tap'
 import { parseConfigObject } from '../../../src/gateway/source/file.js'
 import { renderConfig } from '../../../src/gateway/store/file.js'
-import { call, hit, mount, world, type World } from './setup.js'
+import { call, hit, mount, sharedWorld } from './setup.js'
 
 t.setTimeout(60_000)
 
-let w: World
-t.before(async () => {
-  w = await world()
-})
-t.teardown(() => w?.close())
+const w = sharedWorld(t)
 
 const A = '/apisix/admin'
 
@@ -36,10 +32,10 @@ routes:
 
 for (const format of ['yaml', 'json'] as const) {
   t.test(`${format}: the file survives a restart with the change`, async (t) => {
-    const file = join(w.dir, `write-through.${format === 'yaml' ? 'yaml' : 'json'}`)
-    const text = format === 'yaml' ? yaml(w.a.port) : JSON.stringify(parseConfigObject(yaml(w.a.port), 'x.yaml'))
+    const file = join(w().dir, `write-through.${format === 'yaml' ? 'yaml' : 'json'}`)
+    const text = format === 'yaml' ? yaml(w().a.port) : JSON.stringify(parseConfigObject(yaml(w().a.port), 'x.yaml'))
     writeFileSync(file, text)
-    const m = await mount(w, file, { writeThrough: true })
+    const m = await mount(w(), file, { writeThrough: true })
     const put = await call(m.admin, 'PUT', `${A}/routes/1`, {
       uri: '/w',
       upstream_id: 'u1',
@@ -54,7 +50,7 @@ for (const format of ['yaml', 'json'] as const) {
     if (format === 'yaml') t.match(written, /#END\n$/, 'YAML keeps its end marker')
     else t.doesNotThrow(() => JSON.parse(written), 'JSON stays JSON')
     t.same(
-      readdirSync(w.dir).filter((name) => name.endsWith('.tmp')),
+      readdirSync(w().dir).filter((name) => name.endsWith('.tmp')),
       [],
       'no temporary file left',
     )
@@ -66,7 +62,7 @@ for (const format of ['yaml', 'json'] as const) {
     await m.close()
 
     // a restart: a new gateway from the written file serves the change
-    const again = await mount(w, file)
+    const again = await mount(w(), file)
     t.teardown(() => again.close())
     t.equal(((await hit(again.url, '/w')).body as { tag: string }).tag, 'after')
     t.equal((await hit(again.url, '/posted')).status, 200)
@@ -78,24 +74,24 @@ for (const format of ['yaml', 'json'] as const) {
 }
 
 t.test('delete writes through too; without writeThrough the file is never touched', async (t) => {
-  const file = join(w.dir, 'delete.yaml')
-  writeFileSync(file, yaml(w.a.port))
-  const m = await mount(w, file, { writeThrough: true })
+  const file = join(w().dir, 'delete.yaml')
+  writeFileSync(file, yaml(w().a.port))
+  const m = await mount(w(), file, { writeThrough: true })
   t.equal((await call(m.admin, 'DELETE', `${A}/routes/1`)).status, 200)
   t.notMatch(readFileSync(file, 'utf8'), /uri: \/w/)
   await m.close()
 
-  const untouched = join(w.dir, 'memory-only.yaml')
-  writeFileSync(untouched, yaml(w.a.port))
-  const mem = await mount(w, untouched)
+  const untouched = join(w().dir, 'memory-only.yaml')
+  writeFileSync(untouched, yaml(w().a.port))
+  const mem = await mount(w(), untouched)
   t.teardown(() => mem.close())
   t.equal((await call(mem.admin, 'DELETE', `${A}/routes/1`)).status, 200)
   t.equal((await hit(mem.url, '/w')).status, 404, 'gone from the running gateway')
-  t.equal(readFileSync(untouched, 'utf8'), yaml(w.a.port), 'the file is as it was')
+  t.equal(readFileSync(untouched, 'utf8'), yaml(w().a.port), 'the file is as it was')
 })
 
 t.test('writeThrough needs a file source', async (t) => {
-  const gw = w.ext.gateway({}, { writeThrough: true })
+  const gw = w().ext.gateway({}, { writeThrough: true })
   t.teardown(() => gw.close())
   t.throws(() => gw.adminApi({ key: 'k' }), /writeThrough needs a file source/)
 })
