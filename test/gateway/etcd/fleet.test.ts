@@ -137,6 +137,35 @@ t.test('two gateway processes on one etcd', async (t) => {
     t.same(await tagAt(other.url), { status: 200, tag: '100', server: 'a' })
   })
 
+  await t.test('convergence after each of 100 Admin API writes (PUT on the local gateway\'s Admin API)', async (t) => {
+    const admin = await local.gw.listenAdmin({ port: 0, key: 'fleet-key' })
+    t.teardown(() => new Promise<void>((resolve) => admin.close(() => resolve())))
+    const address = admin.address()
+    const base = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`
+    const times: number[] = []
+    const acks: number[] = []
+    for (let n = 1; n <= 100; n++) {
+      const start = now()
+      const res = await request(`${base}/apisix/admin/routes/conv`, {
+        method: 'PUT',
+        headers: { 'x-api-key': 'fleet-key', 'content-type': 'application/json' },
+        body: JSON.stringify({ ...route(n), id: undefined }),
+      })
+      const body = (await res.body.json()) as { modifiedIndex?: number; value?: unknown }
+      acks.push(now() - start)
+      t.equal(res.statusCode, 200, `write ${n} acknowledged`)
+      const revision = Number(body.modifiedIndex ?? localRevision)
+      const [a, b] = await Promise.all([localApplied(revision), other.applied(revision)])
+      times.push(Math.max(a, b) - start)
+    }
+    const sorted = [...times].sort((x, y) => x - y)
+    const ack = [...acks].sort((x, y) => x - y)
+    const figure = `Admin API write convergence of 2 gateways over 100 writes: median ${percentile(sorted, 0.5).toFixed(2)} ms, p90 ${percentile(sorted, 0.9).toFixed(2)} ms, max ${sorted.at(-1)!.toFixed(2)} ms (Admin API answer, applied locally: median ${percentile(ack, 0.5).toFixed(2)} ms)`
+    t.comment(figure)
+    console.error(`# ${figure}`)
+    t.same(await tagAt(other.url), { status: 200, tag: '100', server: 'a' })
+  })
+
   await t.test('etcd stopped and restarted under load: last configuration served, then the watch resumes', async (t) => {
     let failed = 0
     const tags = new Set<string>()
