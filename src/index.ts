@@ -45,3 +45,6 @@ export { LATENCY_BUCKETS_MS } from './diagnostics/histogram.js'
 export function validateRoute<const Ps extends readonly AnyPlugin[] = []>(config: unknown, options: { readonly plugins?: Ps } = {}): asserts config is RouteConfig<PluginConfsOf<Ps>> {
   new ExtPlugin<AnyPlugins>({ plugins: options.plugins }).route(config as RouteConfig<AnyPlugins>)
 }
+// etcd as a gateway's configuration source (README "Fleet: etcd").
+export type { EtcdGatewaySource } from './gateway/gateway.js'
+export type { EtcdSourceOptions } from './gateway/source/etcd.js'
