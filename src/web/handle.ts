@@ -128,7 +128,8 @@ async function applicationRequest(ext: ExtPlugin, state: RequestState, request: 
   if (!changed) return register(request, state)
   const bodyless = request.method === 'GET' || request.method === 'HEAD'
   const body = bodyless ? null : exchange.body.consumed || replacement !== undefined ? ((await exchange.body.read()) ?? null) : request.body
-  const forward = new Request(new URL(target, request.url), {
+  // Joined as text: resolved as a URL, a rewritten path `//x/y` would name another host.
+  const forward = new Request(new URL(request.url).origin + target, {
     method: request.method,
     headers: exchange.headers.modified ? toHeaders(exchange.headers, ext.logger) : request.headers,
     body,

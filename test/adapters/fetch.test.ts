@@ -77,6 +77,12 @@ t.test('Rewrite: the application gets the new URL, headers and query', async (t)
   t.equal(seen.rest, 1, 'rest passed on with the new Request')
 })
 
+t.test('a rewritten path that starts with // stays a path on the same origin', async (t) => {
+  const handler = withExtPlugin(ext, { plugins: { 'ext-plugin-pre-req': { conf: [conf('rewrite', { path: '//elsewhere.test/x' })] } } }, echo)
+  const seen = (await (await handler(new Request(`${origin}/old`))).json()) as { url: string }
+  t.equal(seen.url, `${origin}//elsewhere.test/x`)
+})
+
 t.test('a body the runner read reaches the application whole; an untouched body streams on', async (t) => {
   const body = 'x'.repeat(100_000)
   const reading = withExtPlugin(ext, { plugins: { 'ext-plugin-pre-req': { conf: [conf('read-body')] } } }, echo)
