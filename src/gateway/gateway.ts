@@ -3,6 +3,7 @@
 // pools), swapped whole on every change. A request reads `gateway.state` once and finishes
 // on that state, so a reload never mixes two configurations inside one request.
 import { errorFields } from '../logger.js'
+import { publishConfigReload } from '../diagnostics/config-reload.js'
 import { readFileSync } from 'node:fs'
 import http, { type Server } from 'node:http'
 import { ConfigError, ErrorCode } from '../errors.js'
@@ -195,7 +196,7 @@ export class Gateway {
 
   /** Validates `config` whole and swaps it in; on error (a ConfigError naming the field) nothing changes. */
   update(config: Readonly<Record<string, unknown>>): void {
-    this.#swap(this.#build(this.#validate(config), this.#state))
+    this.#apply('update', () => this.#build(this.#validate(config), this.#state))
     this.#raw = config as RawConfig
   }
 
@@ -267,8 +268,9 @@ export class Gateway {
 
   /** Re-reads the file; rejects (and keeps the running configuration) when it is invalid. */
   async reload(): Promise<void> {
-    if (this.#file === undefined) return
-    this.#swap(this.#build(this.#readFile(this.#file), this.#state))
+    const file = this.#file
+    if (file === undefined) return
+    this.#apply('reload', () => this.#build(this.#readFile(file), this.#state))
   }
 
   /** Stops watching and closes every upstream pool (requests in flight finish first). */
@@ -295,9 +297,15 @@ export class Gateway {
 
   /** A candidate for the etcd source: validated and compiled now, swapped in by commit(). */
   #prepare(config: RawConfig): Prepared {
-    const state = this.#build(this.#validate(config), this.#state)
+    let state: GatewayState
+    try {
+      state = this.#build(this.#validate(config), this.#state)
+    } catch (err) {
+      publishConfigReload('etcd', this.#state.routes.size, err)
+      throw err
+    }
     return {
-      commit: () => (this.#closed ? this.#retire(state) : this.#swap(state)),
+      commit: () => (this.#closed ? this.#retire(state) : this.#apply('etcd', () => state)),
       discard: () => this.#retire(state),
     }
   }
@@ -405,6 +413,17 @@ export class Gateway {
     return { pipeline, rewriteInConsumer: pipeline.phases.rewrite.filter((i) => names.has(i.name)) }
   }
 
+  /** Builds and swaps in a configuration; either way published on `apisix-ext-plugin:config-reload`. */
+  #apply(source: string, build: () => GatewayState): void {
+    try {
+      this.#swap(build())
+    } catch (err) {
+      publishConfigReload(source, this.#state.routes.size, err)
+      throw err
+    }
+    publishConfigReload(source, this.#state.routes.size)
+  }
+
   #swap(next: GatewayState): void {
     const previous = this.#state
     this.#state = next
@@ -426,8 +445,10 @@ export class Gateway {
   #onFileChange(result: WatchResult): void {
     if (this.#closed) return
     try {
-      if (result.error !== undefined) throw result.error
-      this.#swap(this.#build(result.snapshot, this.#state))
+      this.#apply('file', () => {
+        if (result.error !== undefined) throw result.error
+        return this.#build(result.snapshot, this.#state)
+      })
       this.#ext.logger.info({ file: this.#file }, `reloaded ${this.#file}`)
     } catch (err) {
       // The running configuration stays: a half-written or invalid file loses nothing.
