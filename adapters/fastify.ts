@@ -24,12 +24,12 @@ import { runGateway } from '../src/http/gateway.js'
 import { runMount } from '../src/http/handle.js'
 import { withExtPlugin } from './http.js'
 
-export interface ExtPluginOptions {
+export interface FastifyExtPluginOptions {
   readonly ext: ExtPlugin
   readonly route: RouteConfig | Route
 }
 
-export interface GatewayOptions {
+export interface FastifyGatewayOptions {
   readonly gateway: Gateway
 }
 
@@ -59,7 +59,7 @@ async function once(instance: FastifyInstance, mount: object, request: FastifyRe
   instance.routing(req, reply.raw)
 }
 
-async function extPluginPlugin(instance: FastifyInstance, options: ExtPluginOptions): Promise<void> {
+async function extPluginPlugin(instance: FastifyInstance, options: FastifyExtPluginOptions): Promise<void> {
   const { ext, route } = options
   const mounted = route instanceof Route ? route : ext.route(route)
   instance.addHook('onRequest', (request, reply) =>
@@ -70,7 +70,7 @@ async function extPluginPlugin(instance: FastifyInstance, options: ExtPluginOpti
 /** The route's plugins for every route of the context it is registered in (and its children). */
 export const extPlugin = fp(extPluginPlugin, { fastify: '4.x || 5.x', name: 'apisix-ext-plugin' })
 
-async function gatewayPlugin(instance: FastifyInstance, options: GatewayOptions): Promise<void> {
+async function gatewayPlugin(instance: FastifyInstance, options: FastifyGatewayOptions): Promise<void> {
   const gw = options.gateway
   instance.addHook('onRequest', (request, reply) =>
     once(instance, gw, request, reply, async () => ((await runGateway(gw, request.raw, reply.raw)) === 'answered' ? 'answered' : 'continue')),
