@@ -77,8 +77,8 @@ export class EtcdSource {
   #mirror = new Map<string, EtcdEntry>()
   /** What the running configuration was built from. */
   #good: ReadonlyMap<string, EtcdItem> = new Map()
-  /** Keys whose current value is not in effect (already logged). */
-  #refusals = new Map<string, Refusal>()
+  /** Keys whose current value (or deletion) is not in effect, already logged. */
+  #refusals = new Map<string, Refusal & { readonly deleted: boolean }>()
   /** The highest revision this gateway has applied (or refused, key by key). */
   #applied = 0
   #waiters: Array<{ revision: number; done: (applied: boolean) => void }> = []
@@ -299,11 +299,14 @@ export class EtcdSource {
     try {
       const result = applyChange(this.#mirror, this.#good, this.#host.prepare, revision)
       this.#good = result.good
-      const refusals = new Map<string, Refusal>()
+      const refusals = new Map<string, Refusal & { readonly deleted: boolean }>()
       for (const refusal of result.refusals) {
         const before = this.#refusals.get(refusal.key)
-        if (before === undefined || before.modRevision !== refusal.modRevision) this.#logRefusal(refusal)
-        refusals.set(refusal.key, refusal)
+        const deleted = !this.#mirror.has(refusal.key)
+        // A held-back deletion is retried on every change: logged once, under its first revision.
+        const again = before !== undefined && (deleted ? before.deleted : before.modRevision === refusal.modRevision)
+        if (!again) this.#logRefusal(refusal)
+        refusals.set(refusal.key, { ...refusal, modRevision: again && deleted ? before.modRevision : refusal.modRevision, deleted })
       }
       this.#refusals = refusals
       this.#host.logger.debug({ prefix: this.prefix, revision, swapped: result.swapped }, `etcd: applied revision ${revision}`)

@@ -107,6 +107,7 @@ t.test('initial load in APISIX layout, then invalid values through the watch', a
       rev = await w.put(`routes/${id}`, { id, uri, upstream: inline, plugins: id === 'k' ? { 'key-auth': {} } : tagged(`${id}-b`) })
       await gw.applied(rev)
     }
+    t.equal(errorsFor(`${PREFIX}/upstreams/1`).filter((m) => /deletion/.test(m)).length, 1, 'retried on every change, logged once')
     t.notOk(gw.gw.state.snapshot.upstreams.has('1'), 'upstream 1 is gone once unused')
     t.match(JSON.parse((await gw.get('/one')).body), { server: 'b', tag: '1-b' }, 'route 1 valid again: its new value applies')
   })
