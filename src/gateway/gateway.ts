@@ -4,7 +4,7 @@
 // on that state, so a reload never mixes two configurations inside one request.
 import { errorFields } from '../logger.js'
 import { publishConfigReload } from '../diagnostics/config-reload.js'
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import http, { type Server } from 'node:http'
 import { ConfigError, ErrorCode } from '../errors.js'
 import { compilePipeline, type ConfType, type Pipeline, type PluginInstance } from '../engine/pipeline.js'
@@ -129,6 +129,8 @@ export class Gateway {
   #store: ConfigStore | undefined
   /** The last configuration object given (constructor or update()), in the standalone shape; undefined: the file's. */
   #raw: RawConfig | undefined
+  /** The file's mtime and size when #raw was read from it: a watched file edited since is read again. */
+  #rawStamp: string | undefined
 
   constructor(ext: ExtPlugin, source: GatewaySource, options: GatewayOptions = {}) {
     this.#ext = ext
@@ -282,8 +284,25 @@ export class Gateway {
     await Promise.all([...this.#state.upstreams.values()].map((u) => u.close()))
   }
 
+  /**
+   * The configuration the Admin API builds on. A watched file is the truth (the gateway
+   * follows it), so an edit made to it since is read again before the next write; an
+   * unwatched one is read once, and memory holds the writes.
+   */
   #currentRaw(): RawConfig {
-    if (this.#raw === undefined && this.#file !== undefined) this.#raw = parseConfigObject(this.#fileText(this.#file), this.#file) as RawConfig
+    const file = this.#file
+    if (file !== undefined && (this.#raw === undefined || this.#options.watch === true)) {
+      const stamp = fileStamp(file)
+      if (this.#raw === undefined || stamp !== this.#rawStamp) {
+        try {
+          this.#raw = parseConfigObject(this.#fileText(file), file) as RawConfig
+          this.#rawStamp = stamp
+        } catch (err) {
+          // a half-written file: the watcher keeps the running configuration, and so does this
+          if (this.#raw === undefined) throw err
+        }
+      }
+    }
     return this.#raw ?? {}
   }
 
@@ -467,5 +486,15 @@ function unavailable(name: string): PluginInstance {
     filter: undefined,
     filterReadsBody: false,
     errorResponse: undefined,
+  }
+}
+
+/** mtime and size: what changes when a file is rewritten (a rename over it included). */
+function fileStamp(path: string): string | undefined {
+  try {
+    const stat = statSync(path)
+    return `${stat.mtimeMs}:${stat.size}`
+  } catch {
+    return undefined
   }
 }

@@ -1,7 +1,7 @@
 // Write-through: an acknowledged Admin API write replaces the standalone file atomically (in
 // its own format: YAML with #END, or JSON), and a new gateway started from that file serves
 // the change; a refused write leaves the file as it was.
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { parseConfigObject } from '../../../src/gateway/source/file.js'
@@ -100,4 +100,27 @@ t.test('renderConfig: empty sections left out; an empty config is a valid YAML f
   t.equal(renderConfig({}, 'yaml'), '#END\n')
   t.equal(renderConfig({ routes: [] }, 'json'), '{}\n')
   t.same(parseConfigObject(renderConfig({ routes: [{ id: 'a', uri: '/a' }] }, 'yaml'), 'x.yaml'), { routes: [{ id: 'a', uri: '/a' }] })
+})
+
+t.test('a watched file edited by hand: the Admin API builds on the edit, never over it', async (t) => {
+  const file = join(w().dir, 'watched.yaml')
+  writeFileSync(file, yaml(w().a.port))
+  const m = await mount(w(), file, { writeThrough: true, watch: true, debounce: 20 })
+  t.teardown(() => m.close())
+  t.equal((await call(m.admin, 'PUT', `${A}/routes/admin`, { uri: '/admin', upstream_id: 'u1' })).status, 201)
+  // an edit by hand: the admin route kept, a new one added
+  const edited = readFileSync(file, 'utf8').replace('#END\n', '') + '  - id: hand\n    uri: /hand\n    upstream_id: u1\n#END\n'
+  writeFileSync(file + '.tmp', edited)
+  renameSync(file + '.tmp', file)
+  const seen = (await call(m.admin, 'GET', `${A}/routes/hand`)).status
+  t.equal(seen, 200, 'the Admin API reads the edited file')
+  t.equal((await call(m.admin, 'PUT', `${A}/routes/after`, { uri: '/after', upstream_id: 'u1' })).status, 201)
+  const onDisk = parseConfigObject(readFileSync(file, 'utf8'), file) as { routes: Array<{ id: string }> }
+  t.same(
+    onDisk.routes.map((r) => r.id),
+    ['1', 'admin', 'hand', 'after'],
+    'the hand edit survives the next write',
+  )
+  t.equal((await hit(m.url, '/hand')).status, 200)
+  t.equal((await hit(m.url, '/after')).status, 200)
 })
