@@ -250,7 +250,7 @@ export class RunnerClient {
     trace: RunnerCallContext | undefined,
   ): Promise<unknown> {
     const counters = this.#counters
-    const phase = conf.phase ?? (rpc === MessageType.RPC_HTTP_REQ_CALL ? 'rewrite' : 'response')
+    const phase = phaseOf(rpc, conf)
     const started = performance.now()
     try {
       this.#enter()
@@ -414,7 +414,7 @@ function decodeReply<T>(rpc: number, payload: Buffer, decode: (payload: Buffer) 
 /** A fresh runner-call context (only built when the channel has subscribers). */
 function callContext(rpc: number, conf: RunnerConf): RunnerCallContext {
   return {
-    phase: conf.phase ?? (rpc === MessageType.RPC_HTTP_REQ_CALL ? 'rewrite' : 'response'),
+    phase: phaseOf(rpc, conf),
     route: conf.route,
     plugin: conf.plugin,
     confKey: conf.key,
@@ -427,6 +427,11 @@ function callContext(rpc: number, conf: RunnerConf): RunnerCallContext {
     outcome: undefined,
     code: undefined,
   }
+}
+
+/** The caller's phase; a direct client call without one counts as the message's usual phase. */
+function phaseOf(rpc: number, conf: RunnerConf): Phase {
+  return conf.phase ?? (rpc === MessageType.RPC_HTTP_REQ_CALL ? 'rewrite' : 'response')
 }
 
 function namesOf(conf: RunnerConf): readonly string[] {
