@@ -80,8 +80,8 @@ async function gatewayPlugin(instance: FastifyInstance, options: FastifyGatewayO
 /**
  * A gateway: a request that matches a route runs its merged plugins and goes to the route's
  * upstream; a route without upstream, or no match, goes on to Fastify's own routes.
- * Fastify only runs hooks for requests it has a route for: give it a catch-all (or a
- * not-found handler) for paths only the gateway serves.
+ * Registered app-wide it also sees requests no Fastify route matches (the not-found handler
+ * runs the root's hooks); inside a context, only that context's routes.
  */
 export const gateway = fp(gatewayPlugin, { fastify: '4.x || 5.x', name: 'apisix-ext-plugin-gateway' })
 
