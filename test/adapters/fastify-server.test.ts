@@ -1,6 +1,8 @@
 // The Fastify adapter on Fastify 5 and 4 behind a listening server, over real HTTP (undici),
-// with the real TypeScript runner: extPlugin (rewrite, HEAD, 204, the runner down) and
-// serverFactory (the plugins before Fastify's router, one pass).
+// with the real TypeScript runner: extPlugin (rewrite, HEAD, 204, the runner down),
+// serverFactory (the plugins before Fastify's router, one pass) and a gateway that proxies.
+import { once } from 'node:events'
+import http from 'node:http'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -8,7 +10,7 @@ import { join } from 'node:path'
 import fastify5 from 'fastify'
 import t from 'tap'
 import { request } from 'undici'
-import { extPlugin, serverFactory } from '../../adapters/fastify.js'
+import { extPlugin, gateway, serverFactory } from '../../adapters/fastify.js'
 import { createExtPlugin } from '../../src/ext-plugin.js'
 import { conf, rewriting, routes, startRunner } from './fastify-fetch-runner.js'
 
@@ -18,6 +20,16 @@ const fastify4 = createRequire(import.meta.url)('fastify4') as typeof fastify5
 const runner = await startRunner(t)
 const ext = runner.ext(t)
 
+// An upstream for the gateway: says what it received.
+const upstream = http.createServer((req, res) => {
+  const body = JSON.stringify({ upstream: true, url: req.url, tag: req.headers['x-rewritten'] ?? null })
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+  res.end(body)
+})
+upstream.listen(0, '127.0.0.1')
+await once(upstream, 'listening')
+t.teardown(() => new Promise<void>((resolve) => upstream.close(() => resolve())))
+const upstreamPort = (upstream.address() as AddressInfo).port
 
 for (const [major, Fastify] of [['fastify 5', fastify5], ['fastify 4', fastify4]] as const) {
   t.test(major, async (t) => {
@@ -79,6 +91,33 @@ for (const [major, Fastify] of [['fastify 5', fastify5], ['fastify 4', fastify4]
       t.equal(onRequest, 1, 'Fastify saw the request once')
       const injected = await app.inject({ url: '/old' })
       t.equal((injected.json() as { route: string }).route, 'old', 'inject() bypasses the server, and serverFactory with it (documented)')
+    })
+
+    t.test('gateway: a route with an upstream is proxied (its plugins first); the others reach Fastify', async (t) => {
+      const gw = ext.gateway({
+        routes: [
+          {
+            id: 'proxied',
+            uri: '/up/*',
+            plugins: { 'ext-plugin-pre-req': { conf: [conf('rewrite', { headers: { 'x-rewritten': 'by the runner' } })] } },
+            upstream: { nodes: { [`127.0.0.1:${upstreamPort}`]: 1 } },
+          },
+        ],
+      })
+      t.teardown(() => gw.close())
+      const app = Fastify()
+      await app.register(gateway, { gateway: gw })
+      const hits: string[] = []
+      routes(app, hits)
+      await app.listen({ port: 0, host: '127.0.0.1' })
+      t.teardown(() => app.close())
+      const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+      const proxied = await request(`${base}/up/x?y=1`)
+      t.equal(proxied.statusCode, 200)
+      t.same(await proxied.body.json(), { upstream: true, url: '/up/x?y=1', tag: 'by the runner' })
+      const local = await request(`${base}/elsewhere`)
+      t.equal(((await local.body.json()) as { route: string }).route, 'elsewhere')
+      t.same(hits, ['elsewhere'], 'the proxied request never reached a Fastify route')
     })
 
   })
