@@ -210,7 +210,7 @@ export class RunnerClient {
       // Shared by every caller waiting on this key: one caller's abort must not cancel it.
       const shared = settings?.timeout === undefined ? undefined : { timeout: settings.timeout }
       const frame = encodeFor(MessageType.RPC_PREPARE_CONF, () => encodePrepareConfRequest({ key: conf.key, conf: conf.conf }))
-      const { confToken } = await this.#exchange(MessageType.RPC_PREPARE_CONF, frame, undefined, shared, decodePrepareConfResponse, -1, undefined)
+      const { confToken } = await this.#exchange(MessageType.RPC_PREPARE_CONF, frame, undefined, shared, decodePrepareConfResponse, -1, undefined, -1)
       this.#logger.info({ key: conf.key }, 'successfully obtained conf token.')
       this.#counters.prepareConfOk++
       if (prepareConfChannel.hasSubscribers) {
@@ -259,6 +259,8 @@ export class RunnerClient {
     }
     try {
       let lastError: unknown
+      // A clock reading still current (nothing awaited since), so the usual call reads the clock twice, not three times.
+      let now = started
       for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
         if (attempt > 1) counters.confTokenRetries++
         if (trace !== undefined) trace.attempts = attempt
@@ -269,21 +271,23 @@ export class RunnerClient {
           else {
             counters.tokenMisses++
             token = await this.#token(conf, settings)
+            now = -1
           }
           const id = this.#callId()
           if (rpc === MessageType.RPC_HTTP_REQ_CALL) {
             const frame = encodeFor(rpc, () => encodeReqCall(message as ReqCallRequest, id, token))
-            const reply = await this.#exchange(rpc, frame, extra, settings, decodeHTTPReqCallResponse, id, trace)
+            const reply = await this.#exchange(rpc, frame, extra, settings, decodeHTTPReqCallResponse, id, trace, now)
             this.#called(phase, reqCallOutcome(reply), started, trace)
             return reply
           }
           const frame = encodeFor(rpc, () => encodeHTTPRespCallRequest({ ...(message as RespCallRequest), id, confToken: token }))
-          const reply = await this.#exchange(rpc, frame, extra, settings, decodeHTTPRespCallResponse, id, trace)
+          const reply = await this.#exchange(rpc, frame, extra, settings, decodeHTTPRespCallResponse, id, trace, now)
           this.#called(phase, respCallOutcome(reply), started, trace)
           return reply
         } catch (err) {
           if ((err as ExtPluginError).code !== ErrorCode.CONF_TOKEN_NOT_FOUND) throw err
           lastError = err
+          now = -1
           this.#logger.warn({ key: conf.key, code: ErrorCode.CONF_TOKEN_NOT_FOUND }, 'refresh cache and try again')
           this.flushTokens()
         }
@@ -311,7 +315,8 @@ export class RunnerClient {
   /**
    * One request/reply on a pooled connection, decoded before the connection goes back to
    * the pool (a reply we cannot read retires it). A dead reused connection is retried once.
-   * `id` is the call id the reply must carry (-1: the message has none).
+   * `id` is the call id the reply must carry (-1: the message has none). `now`: the
+   * caller's performance.now() if nothing was awaited since, else -1 (the clock is read).
    */
   async #exchange<T>(
     rpc: number,
@@ -321,10 +326,11 @@ export class RunnerClient {
     decode: (payload: Buffer) => T,
     id: number,
     trace: RunnerCallContext | undefined,
+    now: number,
   ): Promise<T> {
     const signal = settings?.signal
     if (signal?.aborted) throw new RpcError(ErrorCode.ABORTED, 'send', messageTypeName(rpc), 'aborted')
-    const deadline = performance.now() + (settings?.timeout ?? this.#callTimeout)
+    const deadline = (now >= 0 ? now : performance.now()) + (settings?.timeout ?? this.#callTimeout)
     const pool = this.#pool
     let connection: RunnerConnection = pool.takeIdle() ?? (await pool.acquire(deadline, signal, messageTypeName(rpc)))
     for (;;) {
