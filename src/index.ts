@@ -22,6 +22,12 @@ export type { CompiledFilter, FilterRule, FilterElement, FilterExpression, Filte
 export { ErrorCode, ExtPluginError, ConfigError, RpcError, RunnerStartError, isExtPluginError } from './errors.js'
 export type { RpcStep } from './errors.js'
 export type { Logger } from './logger.js'
+export type { Gateway, GatewayOptions, GatewaySource } from './gateway/gateway.js'
+export type { PhaseOrder } from './gateway/merge.js'
+// The hook for auth plugins in gateway mode (README "Gateway", consumers).
+export { attachConsumer, consumerOf } from './gateway/plugins/key-auth.js'
+export type { AttachedConsumer } from './gateway/plugins/key-auth.js'
+export type { ConsumerConfig } from './gateway/config/types.js'
 export {
   RUNNER_CALL_CHANNEL,
   PREPARE_CONF_CHANNEL,

@@ -4,7 +4,6 @@
 // and write the upstream's answer to `res`, where the response capture of a route with a
 // response phase holds it for `ext-plugin-post-resp` before a byte reaches the client.
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { pipeline } from 'node:stream'
 import { resolveVariable } from '../engine/variables.js'
 import { bindRequest, type Gateway, type GatewayRoute, type GatewayState } from '../gateway/gateway.js'
 import { hashKeyFor } from '../gateway/upstream/hash-key.js'
@@ -65,8 +64,10 @@ async function runOn(
 async function proxy(logger: Logger, state: GatewayState, route: GatewayRoute, req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
   const upstream = route.upstream!
   const aborter = new AbortController()
+  // Only a response not yet ended means the client left early (writableFinished may still
+  // be false for an ended response whose last bytes sit in the socket's buffer).
   const onClose = (): void => {
-    if (!res.writableFinished) aborter.abort()
+    if (!res.writableEnded) aborter.abort()
   }
   res.once('close', onClose)
   const result = await proxyRequest({
@@ -77,13 +78,16 @@ async function proxy(logger: Logger, state: GatewayState, route: GatewayRoute, r
     clientAddress: exchange.remoteAddress,
     scheme: exchange.scheme,
     signal: aborter.signal,
-    hashKey: hashKeyFor(upstream.model, {
-      remoteAddr: exchange.remoteAddress,
-      variable: (name) => stringOf(resolveVariable(exchange, name)),
-      header: (name) => exchange.headers.get(name),
-      cookie: (name) => stringOf(resolveVariable(exchange, `cookie_${name}`)),
-      consumerName: consumerOf(exchange)?.consumer.username,
-    }),
+    hashKey:
+      upstream.model.type !== 'chash'
+        ? undefined
+        : hashKeyFor(upstream.model, {
+            remoteAddr: exchange.remoteAddress,
+            variable: (name) => stringOf(resolveVariable(exchange, name)),
+            header: (name) => exchange.headers.get(name),
+            cookie: (name) => stringOf(resolveVariable(exchange, `cookie_${name}`)),
+            consumerName: consumerOf(exchange)?.consumer.username,
+          }),
   })
   if (result.type === 'aborted') {
     res.removeListener('close', onClose)
@@ -97,12 +101,17 @@ async function proxy(logger: Logger, state: GatewayState, route: GatewayRoute, r
   if (state.serverHeader !== undefined) result.headers.set('server', state.serverHeader)
   res.writeHead(result.status, [...result.headers.raw])
   if (result.type === 'streamed') {
+    // pipe() rather than stream.pipeline(), which makes and aborts an AbortController per call.
+    const body = result.body
     await new Promise<void>((resolve) => {
-      pipeline(result.body, res, () => {
-        res.removeListener('close', onClose)
+      body.once('error', () => res.destroy())
+      res.once('close', () => {
+        if (!body.readableEnded) body.destroy()
         resolve()
       })
+      body.pipe(res)
     })
+    res.removeListener('close', onClose)
     return
   }
   res.removeListener('close', onClose)

@@ -13,7 +13,7 @@ import type { PrepareConfContext } from '../../src/diagnostics/contexts.js'
 import type { Exchange } from '../../src/engine/exchange.js'
 import type { Plugin } from '../../src/engine/plugin.js'
 import type { GatewayOptions } from '../../src/gateway/gateway.js'
-import { attachConsumer } from '../../src/gateway/plugins/key-auth.js'
+import { attachConsumer } from '../../src/index.js'
 import { createRunner, definePlugin, type Runner } from '../../src/runner-server/index.js'
 import { echoServer, mounts, type Echo, type EchoBody } from './support.js'
 

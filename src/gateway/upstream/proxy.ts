@@ -105,8 +105,11 @@ export async function proxyRequest(options: ProxyRequestOptions): Promise<ProxyR
     tried.add(node)
     let borrowed: BorrowedBody | undefined
     // nginx's proxy_send_timeout: the upstream took nothing of the body for `send` ms.
-    const sendTimer = new AbortController()
-    if (body !== undefined && !Buffer.isBuffer(body)) borrowed = borrowBody(body, { timeout: send, onTimeout: () => sendTimer.abort() })
+    let sendTimer: AbortController | undefined
+    if (body !== undefined && !Buffer.isBuffer(body)) {
+      const timer = (sendTimer = new AbortController())
+      borrowed = borrowBody(body, { timeout: send, onTimeout: () => timer.abort() })
+    }
     try {
       const res = await upstream.dispatcher.request({
         origin: node.origin,
@@ -114,7 +117,7 @@ export async function proxyRequest(options: ProxyRequestOptions): Promise<ProxyR
         method: method as 'GET',
         headers: upstreamRequestHeaders(model, node, client, bodyLength),
         body: borrowed?.stream ?? (body as Buffer | undefined),
-        signal: borrowed === undefined ? signal : signal === undefined ? sendTimer.signal : AbortSignal.any([signal, sendTimer.signal]),
+        signal: sendTimer === undefined ? signal : signal === undefined ? sendTimer.signal : AbortSignal.any([signal, sendTimer.signal]),
         headersTimeout: read,
         bodyTimeout: read,
       })
@@ -130,7 +133,7 @@ export async function proxyRequest(options: ProxyRequestOptions): Promise<ProxyR
     } catch (err) {
       if (signal?.aborted === true) return { type: 'aborted', cause: err }
       cause = err
-      failure = sendTimer.signal.aborted ? 'send-timeout' : classify(err)
+      failure = sendTimer?.signal.aborted === true ? 'send-timeout' : classify(err)
       if (failure === 'dns') return model.named ? failed(502, ErrorCode.UPSTREAM_DNS, statuses, err) : failed(500, ErrorCode.UPSTREAM_DNS, statuses, err)
       const timedOut = failure === 'timeout' || failure === 'connect-timeout' || failure === 'send-timeout'
       statuses.push(timedOut ? '504' : '502')
