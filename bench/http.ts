@@ -1,11 +1,14 @@
-// HTTP throughput: autocannon against each framework bare and with the middleware, the two
-// twins measured alternately so that drift in the machine's speed hits both alike.
+// HTTP throughput: autocannon against each target server, every target of a group measured
+// in turn within each round (round-robin), so that drift in the machine's speed hits all
+// alike. The main group holds the floor (bare node:http plus one raw round trip per request
+// to the Go echo) beside the middleware's variants, so the "vs floor" figures come from
+// the same rounds.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { buildGoPrograms } from './rpc.js'
+import { buildGoPrograms } from './paths.js'
 
 export interface HttpRun {
   readonly req_per_s: number
@@ -13,7 +16,7 @@ export interface HttpRun {
   readonly p99_ms: number
   /** CPU time the server process spent per request, in µs (user + system). */
   readonly server_cpu_us?: number
-  /** CPU time the runner process spent per request, in µs. */
+  /** CPU time the server's child processes (the runner, or the floor's echo) spent per request, in µs. */
   readonly runner_cpu_us?: number
 }
 
@@ -22,6 +25,23 @@ export interface HttpPair {
   readonly bare: HttpRun
   readonly ext: HttpRun
   readonly ratio: number
+}
+
+/** Figures against the floor (issue 14): see BENCHMARKS.md for each definition. */
+export interface FloorFigures {
+  readonly floor: HttpRun
+  readonly ts_runner: HttpRun
+  readonly floor_ratio: number
+  readonly http_vs_floor: number
+  readonly overhead_vs_floor: number
+  readonly post_resp_extra_vs_floor: number
+  readonly express_extra_vs_floor: number
+  readonly ts_runner_vs_go: number
+}
+
+export interface HttpResults {
+  readonly pairs: HttpPair[]
+  readonly floor: FloorFigures
 }
 
 const SERVER = fileURLToPath(new URL('server.ts', import.meta.url))
@@ -47,14 +67,19 @@ export async function cannon(url: string, seconds: number, connections: number, 
   const result = await autocannon({ url, connections, duration: seconds, pipelining: 1 })
   const run: HttpRun = { req_per_s: result.requests.average, p50_ms: result.latency.p50, p99_ms: result.latency.p99 }
   if (pids.length === 0 || result.requests.total === 0) return run
-  const perRequest = (i: number) => (cpuMicros(pids[i]!) - before[i]!) / result.requests.total
-  return { ...run, server_cpu_us: perRequest(0), ...(pids.length > 1 ? { runner_cpu_us: perRequest(1) } : {}) }
+  const spent = pids.map((pid, i) => cpuMicros(pid) - before[i]!)
+  const children = spent.slice(1).reduce((a, b) => a + b, 0)
+  return { ...run, server_cpu_us: spent[0]! / result.requests.total, ...(pids.length > 1 ? { runner_cpu_us: children / result.requests.total } : {}) }
 }
 
-/** The server and, if it started one, its runner. */
+/**
+ * The server and its children: the runner (and the runner's watcher, a shell that sleeps
+ * in read(2)), or the floor's echo. Children's CPU is added up, so that which child comes
+ * first does not matter.
+ */
 function processTree(pid: number): number[] {
   const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
-  return [pid, ...children.slice(0, 1)]
+  return [pid, ...children]
 }
 
 /** user + system CPU of a process, in µs (clock ticks of 10 ms). */
@@ -63,7 +88,7 @@ function cpuMicros(pid: number): number {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
     return (Number(fields[11]) + Number(fields[12])) * 10_000
   } catch {
-    return NaN
+    return 0
   }
 }
 
@@ -74,34 +99,83 @@ function mean(runs: HttpRun[]): HttpRun {
   return { ...run, server_cpu_us: avg((r) => r.server_cpu_us), ...(Number.isFinite(runner) ? { runner_cpu_us: runner } : {}) }
 }
 
-/** `bare` and `variant` of one framework, alternated `rounds` times. */
-async function pair(framework: string, variant: string, body: number, rounds: number, seconds: number): Promise<HttpPair> {
-  const bare = await startServer(framework, 'bare', body)
-  const ext = await startServer(framework, variant, body)
+interface Target {
+  readonly framework: string
+  readonly variant: string
+  readonly body: number
+}
+
+/** Every target started, warmed, then measured `rounds` times in turn. */
+async function roundRobin(targets: Record<string, Target>, rounds: number, seconds: number, warm: number): Promise<Record<string, HttpRun>> {
+  const names = Object.keys(targets)
+  const servers = await Promise.all(names.map((name) => startServer(targets[name]!.framework, targets[name]!.variant, targets[name]!.body)))
   try {
-    await cannon(bare.url, 1, 10) // warm-up
-    await cannon(ext.url, 1, 10)
-    const bareRuns: HttpRun[] = []
-    const extRuns: HttpRun[] = []
-    for (let i = 0; i < rounds; i++) {
-      bareRuns.push(await cannon(bare.url, seconds, 10, bare.child))
-      extRuns.push(await cannon(ext.url, seconds, 10, ext.child))
+    for (const server of servers) await cannon(server.url, warm, 10)
+    const runs: HttpRun[][] = names.map(() => [])
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < servers.length; i++) runs[i]!.push(await cannon(servers[i]!.url, seconds, 10, servers[i]!.child))
     }
-    const b = mean(bareRuns)
-    const e = mean(extRuns)
-    const label = body === 12 ? `${framework} ${variant}` : `${framework} ${variant} ${body >= 1 << 20 ? `${body >> 20} MiB` : `${body >> 10} KiB`}`
-    return { name: label, bare: b, ext: e, ratio: e.req_per_s / b.req_per_s }
+    return Object.fromEntries(names.map((name, i) => [name, mean(runs[i]!)]))
   } finally {
-    await Promise.all([stopServer(bare), stopServer(ext)])
+    await Promise.all(servers.map(stopServer))
   }
 }
 
-export async function runHttp(quick: boolean): Promise<HttpPair[]> {
+const KiB = 1024
+const MAIN: Record<string, Target> = {
+  'http bare': { framework: 'http', variant: 'bare', body: 12 },
+  'http floor': { framework: 'http', variant: 'floor', body: 12 },
+  'http pre-req': { framework: 'http', variant: 'pre-req', body: 12 },
+  'http pre-req ts': { framework: 'http', variant: 'pre-req-ts', body: 12 },
+  'http bare 1 KiB': { framework: 'http', variant: 'bare', body: KiB },
+  'http post-resp 1 KiB': { framework: 'http', variant: 'post-resp', body: KiB },
+  'express bare': { framework: 'express', variant: 'bare', body: 12 },
+  'express pre-req': { framework: 'express', variant: 'pre-req', body: 12 },
+  'koa bare': { framework: 'koa', variant: 'bare', body: 12 },
+  'koa pre-req': { framework: 'koa', variant: 'pre-req', body: 12 },
+}
+const LARGE: Record<string, Target> = {
+  'http bare 1 MiB': { framework: 'http', variant: 'bare', body: 1 << 20 },
+  'http post-resp 1 MiB': { framework: 'http', variant: 'post-resp', body: 1 << 20 },
+}
+
+const cpu = (run: HttpRun): number => run.server_cpu_us ?? NaN
+
+export async function runHttp(quick: boolean): Promise<HttpResults> {
   buildGoPrograms()
-  const rounds = quick ? 2 : 4
-  const seconds = quick ? 1.5 : 8
-  const pairs: HttpPair[] = []
-  for (const framework of ['express', 'koa', 'http']) pairs.push(await pair(framework, 'pre-req', 12, rounds, seconds))
-  for (const body of [1024, 1 << 20]) pairs.push(await pair('http', 'post-resp', body, rounds, seconds))
-  return pairs
+  const rounds = quick ? 2 : 3
+  const seconds = quick ? 1.5 : 4
+  const r = await roundRobin(MAIN, rounds, seconds, quick ? 0.5 : 1)
+  const large = await roundRobin(LARGE, 2, quick ? 1.5 : 3, quick ? 0.5 : 1)
+  const pair = (name: string, bare: HttpRun, ext: HttpRun): HttpPair => ({ name, bare, ext, ratio: ext.req_per_s / bare.req_per_s })
+  const pairs = [
+    pair('express pre-req', r['express bare']!, r['express pre-req']!),
+    pair('koa pre-req', r['koa bare']!, r['koa pre-req']!),
+    pair('http pre-req', r['http bare']!, r['http pre-req']!),
+    pair('http pre-req, ts runner', r['http bare']!, r['http pre-req ts']!),
+    pair('http floor', r['http bare']!, r['http floor']!),
+    pair('http post-resp 1 KiB', r['http bare 1 KiB']!, r['http post-resp 1 KiB']!),
+    pair('http post-resp 1 MiB', large['http bare 1 MiB']!, large['http post-resp 1 MiB']!),
+  ]
+  const bare = r['http bare']!
+  const floor = r['http floor']!
+  const pre = r['http pre-req']!
+  const floorCost = cpu(floor) - cpu(bare)
+  // The response phase's own extra: post-resp over its bare twin (same body), less what the
+  // request phase costs over its bare twin, both for one runner call.
+  const postExtra = cpu(r['http post-resp 1 KiB']!) - cpu(r['http bare 1 KiB']!) - (cpu(pre) - cpu(bare))
+  const expressExtra = cpu(r['express pre-req']!) - cpu(r['express bare']!) - (cpu(pre) - cpu(bare))
+  return {
+    pairs,
+    floor: {
+      floor,
+      ts_runner: r['http pre-req ts']!,
+      floor_ratio: floor.req_per_s / bare.req_per_s,
+      http_vs_floor: pre.req_per_s / floor.req_per_s,
+      overhead_vs_floor: (cpu(pre) - cpu(bare)) / floorCost,
+      post_resp_extra_vs_floor: postExtra / floorCost,
+      express_extra_vs_floor: expressExtra / floorCost,
+      ts_runner_vs_go: (r['http pre-req ts']!.runner_cpu_us ?? NaN) / (pre.runner_cpu_us ?? NaN),
+    },
+  }
 }

@@ -46,11 +46,14 @@ if (only.has('rpc')) {
 }
 
 if (only.has('http')) {
-  const http = await runHttp(quick)
+  const { pairs: http, floor } = await runHttp(quick)
   results.http = http
   results.express_ratio = http.find((p) => p.name === 'express pre-req')?.ratio
   results.koa_ratio = http.find((p) => p.name === 'koa pre-req')?.ratio
   results.http_ratio = http.find((p) => p.name === 'http pre-req')?.ratio
+  const { floor: floorRun, ts_runner: _ts, ...figures } = floor
+  results.http_floor = floorRun
+  Object.assign(results, figures)
   console.log('\nhttp (autocannon, 10 connections)   bare req/s (p50/p99 ms)     with middleware req/s (p50/p99 ms)   ratio   CPU µs/request: server bare → with, runner')
   for (const p of http) {
     console.log(
@@ -60,6 +63,14 @@ if (only.has('http')) {
         `${fmt(p.bare.server_cpu_us ?? NaN, 0)} → ${fmt(p.ext.server_cpu_us ?? NaN, 0)}, ${fmt(p.ext.runner_cpu_us ?? NaN, 0)}`,
     )
   }
+  console.log('\nagainst the floor (bare node:http + one raw round trip to the Go echo)        measured   target')
+  const row = (name: string, value: number, target: string) => console.log(`  ${name.padEnd(74)} ${fmt(value).padStart(8)}   ${target}`)
+  row('floor_ratio (floor ÷ bare req/s)', figures.floor_ratio, '')
+  row('http_vs_floor (no-op pre-req ÷ floor req/s)', figures.http_vs_floor, '≥ 0.85')
+  row('overhead_vs_floor ((pre-req − bare) ÷ (floor − bare) server CPU)', figures.overhead_vs_floor, '≤ 1.3')
+  row('post_resp_extra_vs_floor (response phase, 1 KiB, over the request phase)', figures.post_resp_extra_vs_floor, '≤ 0.3')
+  row('express_extra_vs_floor (Express adapter over the node:http adapter)', figures.express_extra_vs_floor, '≤ 0.3')
+  row('ts_runner_vs_go (runner CPU per no-op call, ours ÷ Go)', figures.ts_runner_vs_go, '≤ 1')
 }
 
 if (only.has('scale')) {
@@ -69,6 +80,9 @@ if (only.has('scale')) {
   for (const s of scale.steps) console.log(`  ${String(s.connections).padStart(3)} connections: ${fmt(s.req_per_s, 0)} req/s, p50 ${s.p50_ms} ms, p99 ${s.p99_ms} ms`)
   const r = scale.rss
   console.log(`  RSS ${fmt(r.before_mib, 1)} MiB → ${fmt(r.after_mib, 1)} MiB after ${r.requests} requests (growth ${fmt(r.growth_mib, 1)} MiB, bound ${r.bound_mib} MiB)`)
+  const h = scale.held_body
+  results.held_body_cost = h.cost_per_byte
+  console.log(`  ${h.clients} concurrent ${h.body_mib} MiB bodies read by the runner (node:http): RSS ${fmt(h.before_mib, 1)} → peak ${fmt(h.peak_mib, 1)} MiB, ${fmt(h.cost_per_byte)}× the bytes in flight (target ≤ 2)`)
 }
 
 results.seconds = (Date.now() - started) / 1000

@@ -1,22 +1,15 @@
 // RPC round trips: our pooled HTTPReqCall against the real Go runner (a no-op plugin), beside
 // a raw Unix-socket echo of the same frame between the same two kinds of process (Node and
 // Go), in the same run, at several concurrencies.
-import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
-import { fileURLToPath } from 'node:url'
 import * as P from '../src/protocol/index.js'
 import { RunnerClient } from '../src/rpc/client.js'
 import { RunnerProcess } from '../src/runner/process.js'
 import { reqCall } from './fixtures.js'
 import { percentile } from './measure.js'
+import { buildGoPrograms, GO_ECHO, GO_RUNNER, tsRunnerCmd } from './paths.js'
 
-const here = (path: string) => fileURLToPath(new URL(path, import.meta.url))
-export const GO_RUNNER = here('../test/interop/go-runner/bin/go-runner')
-const GO_ECHO_DIR = here('go-echo')
-const GO_ECHO = here('go-echo/bin/go-echo')
-const TS_RUNNER_BIN = here('../bin/apisix-ext-plugin-runner.mjs')
-const NOOP_PLUGINS = here('noop-plugins.mjs')
+export { buildGoPrograms, GO_RUNNER } from './paths.js'
 
 export interface RpcResult {
   /** Which runner answered the pooled calls. */
@@ -31,12 +24,6 @@ export interface LoadResult {
   readonly p50_us: number
   readonly p99_us: number
   readonly calls_per_s: number
-}
-
-export function buildGoPrograms(): void {
-  if (!existsSync(GO_RUNNER)) spawnSync(process.execPath, [here('../test/interop/build-go-runner.mjs')], { stdio: 'inherit' })
-  if (!existsSync(GO_ECHO)) spawnSync('go', ['build', '-o', 'bin/go-echo', '.'], { cwd: GO_ECHO_DIR, stdio: 'inherit' })
-  if (!existsSync(GO_RUNNER) || !existsSync(GO_ECHO)) throw new Error('the benchmarks need Go to build test/interop/go-runner and bench/go-echo')
 }
 
 interface Samples {
@@ -105,12 +92,12 @@ class EchoLane {
 export async function runRpc(quick: boolean): Promise<RpcResult[]> {
   buildGoPrograms()
   const results = await rpcAgainst('go', [GO_RUNNER], [1, 16, 64], quick)
-  results.push(...(await rpcAgainst('ts', [process.execPath, TS_RUNNER_BIN, NOOP_PLUGINS], [1], quick)))
+  results.push(...(await rpcAgainst('ts', tsRunnerCmd(), [1], quick)))
   return results
 }
 
 async function rpcAgainst(name: 'go' | 'ts', cmd: string[], concurrencies: number[], quick: boolean): Promise<RpcResult[]> {
-  const runner = new RunnerProcess({ cmd, env: { GO_RUNNER_LOG_LEVEL: 'error' } })
+  const runner = new RunnerProcess({ cmd, env: { GO_RUNNER_LOG_LEVEL: 'error', ...(process.env.BENCH_SOURCE === 'src' ? { APISIX_EXT_PLUGIN_RUNNER_SOURCE: '1' } : {}) } })
   const echo = new RunnerProcess({ cmd: [GO_ECHO] })
   await Promise.all([runner.ready(), echo.ready()])
   const client = new RunnerClient({ socketPath: runner.socketPath, maxIdleConnections: 64 })

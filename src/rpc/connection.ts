@@ -18,7 +18,7 @@ import {
   messageTypeName,
   type DecodedExtraInfoRequest,
 } from '../protocol/index.js'
-import { answerQuestion, type ExtraInfoSource } from './extra-info.js'
+import { answerQuestion, type ExtraInfoSource, type FrameParts } from './extra-info.js'
 
 export interface CallOptions {
   /** Absolute time (performance.now() clock) after which the call fails with TIMEOUT. */
@@ -255,21 +255,32 @@ export class RunnerConnection {
    * Writes without a callback (none per call on the hot path): a failed write surfaces as
    * the socket's 'error' (syscall "write") and then 'close', reported against this write.
    */
-  #write(frame: Buffer, step: 'send' | 'reply', rpc: string): void {
+  #write(frame: FrameParts, step: 'send' | 'reply', rpc: string): void {
     this.#lastWrite = step === 'send' ? rpc : 'RPC_EXTRA_INFO'
     this.#lastWriteStep = step
     const queue = this.#writeQueue
-    if (queue.queued + this.#socket.writableLength + frame.length > queue.max) {
+    const length = Buffer.isBuffer(frame) ? frame.length : frame.reduce((n, part) => n + part.length, 0)
+    if (queue.queued + this.#socket.writableLength + length > queue.max) {
       // A runner that does not read would make us hold every frame we write to it.
       const reason = `write queue full: ${queue.queued + this.#socket.writableLength} bytes not taken by the runner, maxQueuedBytes ${queue.max}`
       this.#fail(new RpcError(ErrorCode.WRITE_QUEUE_FULL, step, this.#lastWrite, reason))
       return
     }
-    this.#sent += frame.length
-    if (this.#socket.write(frame)) return // the usual case: the kernel took it all
+    this.#sent += length
+    if (Buffer.isBuffer(frame) ? this.#socket.write(frame) : this.#writeParts(frame)) return // the usual case: the kernel took it all
     const pending = this.#socket.writableLength
     queue.queued += pending - this.#accounted
     this.#accounted = pending
+  }
+
+  /** The parts of one frame in one writev. */
+  #writeParts(parts: readonly Buffer[]): boolean {
+    const socket = this.#socket
+    socket.cork()
+    let taken = true
+    for (const part of parts) taken = socket.write(part) && taken
+    socket.uncork()
+    return taken
   }
 
   /** The socket's pending bytes left this process ('drain' or close). */
@@ -342,18 +353,18 @@ export class RunnerConnection {
       return
     }
     call.answering = true
-    let answer: Buffer | Promise<Buffer>
+    let answer: FrameParts | Promise<FrameParts>
     try {
       answer = answerQuestion(call.extra!, question, call.logger)
     } catch (err) {
       this.#failAnswer(err)
       return
     }
-    if (Buffer.isBuffer(answer)) this.#sendAnswer(call, answer)
-    else answer.then((frame: Buffer) => this.#sendAnswer(call, frame), (err: unknown) => this.#failAnswer(err))
+    if (!(answer instanceof Promise)) this.#sendAnswer(call, answer)
+    else answer.then((frame) => this.#sendAnswer(call, frame), (err: unknown) => this.#failAnswer(err))
   }
 
-  #sendAnswer(call: PendingCall, frame: Buffer): void {
+  #sendAnswer(call: PendingCall, frame: FrameParts): void {
     if (this.#call !== call) return // the call ended (timeout, abort) while we were answering
     call.answering = false
     this.#write(frame, 'reply', 'RPC_EXTRA_INFO')

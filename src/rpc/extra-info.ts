@@ -4,7 +4,7 @@
 // limit, which ends the call with BODY_TOO_LARGE (the gateway answers 413, as nginx does).
 import { ErrorCode, ExtPluginError } from '../errors.js'
 import { errorFields, type Logger } from '../logger.js'
-import { Info, MAX_PAYLOAD_LENGTH, encodeExtraInfoResponse, type DecodedExtraInfoRequest, type WireText } from '../protocol/index.js'
+import { EXTRA_INFO_PARTS_THRESHOLD, Info, MAX_PAYLOAD_LENGTH, encodeExtraInfoResponse, encodeExtraInfoResponseParts, type DecodedExtraInfoRequest, type WireText } from '../protocol/index.js'
 
 /**
  * The largest body one ExtraInfo answer can carry. Its frame payload (at most
@@ -32,11 +32,15 @@ export const emptyExtraInfo: ExtraInfoSource = {
   responseBody: () => undefined,
 }
 
+/** A frame, or its parts to be written together (a large body is not copied into the frame). */
+export type FrameParts = Buffer | readonly Buffer[]
+
 const absent = (): Buffer => encodeExtraInfoResponse({})
-const encode = (result: WireText | undefined): Buffer => encodeExtraInfoResponse({ result })
+const encode = (result: WireText | undefined): FrameParts =>
+  result !== undefined && typeof result !== 'string' && result.length >= EXTRA_INFO_PARTS_THRESHOLD ? encodeExtraInfoResponseParts(result) : encodeExtraInfoResponse({ result })
 
 /** The ExtraInfo.Resp frame answering `question` from `source`. */
-export function answerQuestion(source: ExtraInfoSource, question: DecodedExtraInfoRequest, logger: Logger): Buffer | Promise<Buffer> {
+export function answerQuestion(source: ExtraInfoSource, question: DecodedExtraInfoRequest, logger: Logger): FrameParts | Promise<FrameParts> {
   const failed = (err: unknown): Buffer => {
     if (err instanceof ExtPluginError && err.code === ErrorCode.BODY_TOO_LARGE) throw err
     const what =
