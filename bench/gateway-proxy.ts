@@ -1,13 +1,16 @@
-// Proxy throughput: autocannon through proxyRequest (src/gateway/upstream) and through a bare
-// undici proxy (one Pool, headers passed as they came), against the same loopback upstream,
-// alternately in the same run so that drift in the machine's speed hits both alike.
+// Proxy throughput: autocannon through the whole gateway (withGateway: route match, the
+// route's pipeline, proxyRequest), through proxyRequest alone (src/gateway/upstream), and
+// through a bare undici proxy (one Pool, headers passed as they came), against the same
+// loopback upstream, in turn in the same run so that drift in the machine's speed hits all alike.
 // Usage: node --import tsx bench/gateway-proxy.ts [seconds per run] [rounds]
 import { once } from 'node:events'
 import http, { type RequestListener } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import autocannon from 'autocannon'
 import { Pool } from 'undici'
+import { withGateway } from '../adapters/http.js'
 import { HeaderList } from '../src/engine/headers.js'
+import { createExtPlugin } from '../src/index.js'
 import { proxyRequest, Upstream } from '../src/gateway/upstream/index.js'
 
 const seconds = Number(process.argv[2] ?? 5)
@@ -37,6 +40,16 @@ const ours = await listen(async (req, res) => {
   else res.end(result.body)
 })
 
+// The gateway: one route among 1000 others, no plugins, an inline upstream.
+const ext = createExtPlugin({})
+const gw = ext.gateway({
+  routes: [
+    ...Array.from({ length: 1000 }, (_, i) => ({ id: `other${i}`, uri: `/other${i}/*`, upstream: { nodes: { [target]: 1 } } })),
+    { id: 'bench', uri: '/bench', upstream: { nodes: { [target]: 1 } } },
+  ],
+})
+const whole = await listen(withGateway(gw))
+
 const pool = new Pool(`http://${target}`, { connections: 320 })
 const bare = await listen(async (req, res) => {
   try {
@@ -54,22 +67,34 @@ async function run(port: number): Promise<{ rps: number; p99: number; errors: nu
   return { rps: r.requests.average, p99: r.latency.p99, errors: r.errors + r.non2xx }
 }
 
-const results: { bare: number[]; ours: number[] } = { bare: [], ours: [] }
-await run(ours.port) // warm-up both paths and their pools
+const results: { bare: number[]; ours: number[]; gateway: number[] } = { bare: [], ours: [], gateway: [] }
+await run(ours.port) // warm-up every path and its pools
 await run(bare.port)
+await run(whole.port)
 for (let i = 0; i < rounds; i++) {
-  for (const [name, port] of [['bare', bare.port], ['ours', ours.port]] as const) {
+  for (const [name, port] of [['bare', bare.port], ['ours', ours.port], ['gateway', whole.port]] as const) {
     const r = await run(port)
     results[name].push(r.rps)
     console.error(`${name}: ${Math.round(r.rps)} req/s, p99 ${r.p99} ms, errors ${r.errors}`)
   }
 }
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
-const summary = { connections, seconds, rounds, bare_req_per_s: Math.round(mean(results.bare)), proxy_req_per_s: Math.round(mean(results.ours)), ratio: +(mean(results.ours) / mean(results.bare)).toFixed(3) }
+const summary = {
+  connections,
+  seconds,
+  rounds,
+  bare_req_per_s: Math.round(mean(results.bare)),
+  proxy_req_per_s: Math.round(mean(results.ours)),
+  gateway_req_per_s: Math.round(mean(results.gateway)),
+  proxy_ratio: +(mean(results.ours) / mean(results.bare)).toFixed(3),
+  gateway_ratio: +(mean(results.gateway) / mean(results.bare)).toFixed(3),
+}
 console.log(JSON.stringify(summary))
 await upstream.close()
 await pool.close()
-for (const s of [origin.server, ours.server, bare.server]) {
+await gw.close()
+await ext.close()
+for (const s of [origin.server, ours.server, bare.server, whole.server]) {
   s.closeAllConnections()
   s.close()
 }
