@@ -16,7 +16,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import https from 'node:https'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import type { RouteConfig } from '../src/config/schemas.js'
+import type { PluginConfs, RouteConfig } from '../src/config/schemas.js'
 import { Route } from '../src/engine/route.js'
 import type { ExtPlugin } from '../src/ext-plugin.js'
 import type { Gateway } from '../src/gateway/gateway.js'
@@ -24,8 +24,13 @@ import { runGateway } from '../src/http/gateway.js'
 import { runMount } from '../src/http/handle.js'
 import { withExtPlugin } from './http.js'
 
+/**
+ * `{ ext, route }`. Fastify's register() cannot carry the ExtPlugin's plugin types into the
+ * route, so a route naming in-process plugins is checked when built with `ext.route()`.
+ */
 export interface FastifyExtPluginOptions {
-  readonly ext: ExtPlugin
+  // any ExtPlugin, whatever its in-process plugins
+  readonly ext: ExtPlugin<any>
   readonly route: RouteConfig | Route
 }
 
@@ -92,7 +97,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void
  * front of Fastify, before its router, for every request the server receives. HTTP/1.1
  * (`https` options honoured); not HTTP/2. `fastify.inject()` does not pass through it.
  */
-export function serverFactory(ext: ExtPlugin, route: RouteConfig | Route): (handler: Handler, opts: Record<string, unknown>) => http.Server {
+export function serverFactory<P extends PluginConfs>(ext: ExtPlugin<P>, route: NoInfer<RouteConfig<P>> | Route): (handler: Handler, opts: Record<string, unknown>) => http.Server {
   return (handler, opts) => {
     const listener = withExtPlugin(ext, route, handler)
     const tls = opts.https

@@ -1,6 +1,6 @@
 // Web-standard handlers (`Request` → `Response`: Hono's `app.fetch`, and any other):
 // `withExtPlugin(ext, route, handler, options?)` is a handler of the same shape.
-import type { RouteConfig } from '../src/config/schemas.js'
+import type { PluginConfs, RouteConfig } from '../src/config/schemas.js'
 import { Route } from '../src/engine/route.js'
 import type { ExtPlugin } from '../src/ext-plugin.js'
 import { runWeb, type Connection } from '../src/web/handle.js'
@@ -28,9 +28,9 @@ export type ExtPluginFetchHandler<R extends unknown[] = unknown[]> = ((request: 
  * the response phase runs over the Response it returns. `rest` (a server's `env`,
  * `executionCtx`…) is passed through untouched.
  */
-export function withExtPlugin<R extends unknown[]>(
-  ext: ExtPlugin,
-  route: RouteConfig | Route,
+export function withExtPlugin<R extends unknown[], P extends PluginConfs>(
+  ext: ExtPlugin<P>,
+  route: NoInfer<RouteConfig<P>> | Route,
   handler: FetchHandler<R>,
   options: FetchOptions<R> = {},
 ): ExtPluginFetchHandler<R> {
