@@ -31,7 +31,7 @@ export class ControlServer {
   readonly #clients = new Set<Socket>()
   readonly #status: () => SharedStatus
 
-  constructor(path: string, status: () => SharedStatus, onError: (err: Error) => void) {
+  constructor(path: string, status: () => SharedStatus, onError: (err: Error) => void, onListening?: () => void) {
     this.#status = status
     // a dead owner's socket file; the directory is private and we own the runner now
     rmSync(path, { force: true })
@@ -45,7 +45,9 @@ export class ControlServer {
       socket.write(`${JSON.stringify(this.#status())}\n`)
     })
     this.#server.on('error', onError)
-    this.#server.listen(path)
+    // exclusive: in a cluster worker, a shared listen would be made by the primary, which
+    // keeps (and unlinks, on its own schedule) a handle per path for all its workers
+    this.#server.listen({ path, exclusive: true }, () => onListening?.())
     // the application's own server keeps Node alive, not this
     this.#server.unref()
   }
@@ -76,14 +78,28 @@ export class ControlClient {
   #connected = false
   #ended = false
 
-  constructor(path: string, events: ControlClientEvents) {
+  /**
+   * `firstStatus`: milliseconds the owner has to send its status after the connect. A
+   * connect can complete against a listener whose process is exiting (the connection
+   * waits in its backlog) and then hear nothing: that counts as refused.
+   */
+  constructor(path: string, events: ControlClientEvents, firstStatus = 1000) {
     const socket = connect(path)
     this.#socket = socket
     socket.unref()
     socket.setEncoding('utf8')
     let partial = ''
+    let heard = false
+    const silence = setTimeout(() => {
+      if (heard || this.#ended) return
+      this.#ended = true
+      socket.destroy()
+      events.onRefused(new Error(`the owner sent no status within ${firstStatus} ms`))
+    }, firstStatus)
+    silence.unref()
     socket.on('connect', () => (this.#connected = true))
     socket.on('data', (chunk: string) => {
+      heard = true
       const lines = (partial + chunk).split('\n')
       partial = lines.pop()!
       if (partial.length > MAX_LINE) socket.destroy()
@@ -94,17 +110,23 @@ export class ControlClient {
         } catch {
           continue
         }
-        events.onStatus(status)
+        if (!this.#ended) events.onStatus(status)
       }
     })
     socket.on('error', (err) => {
       if (!this.#connected && !this.#ended) {
         this.#ended = true
+        clearTimeout(silence)
         events.onRefused(err)
       }
     })
     socket.on('close', () => {
-      if (this.#connected && !this.#ended) {
+      clearTimeout(silence)
+      if (!this.#connected && !this.#ended) {
+        // closed before connecting, without an error
+        this.#ended = true
+        events.onRefused(new Error('the control connection closed before it opened'))
+      } else if (this.#connected && !this.#ended) {
         this.#ended = true
         events.onLost()
       }

@@ -178,7 +178,10 @@ export class SharedRunner implements ManagedRunner {
       return
     }
     if (claim.owner) void this.#own(claim.generation)
-    else this.#attach(claim.holder)
+    else {
+      this.#logger.debug({ owner: claim.holder.pid, generation: claim.holder.generation }, `shared runner: attaching to the runner owned by ${claim.holder.pid}`)
+      this.#attach(claim.holder)
+    }
   }
 
   #retry(action: () => void, ms = this.#options.checkInterval ?? 1000): void {
@@ -209,6 +212,7 @@ export class SharedRunner implements ManagedRunner {
     this.#logger.info({ generation, dir: this.directory }, `shared runner: this process (${process.pid}) owns the runner`)
     this.#server = new ControlServer(join(this.directory, CONTROL_SOCKET), () => this.#ownerStatus(), (err) =>
       this.#logger.error({ err }, `shared runner: control socket failed: ${err.message}`),
+      () => this.#logger.debug({}, 'shared runner: control socket listening'),
     )
     const runner = new RunnerProcess({
       ...this.#options,
@@ -289,7 +293,7 @@ export class SharedRunner implements ManagedRunner {
 
   #attach(holder: OwnerRecord): void {
     this.#control = new ControlClient(join(this.directory, CONTROL_SOCKET), {
-      onStatus: (status) => this.#onStatus(status),
+      onStatus: (status) => this.#onStatus(status, holder),
       onLost: () => {
         this.#control = undefined
         if (this.#role === 'closed') return
@@ -298,13 +302,31 @@ export class SharedRunner implements ManagedRunner {
         this.#tokensBelongTo(undefined)
         this.#elect()
       },
-      onRefused: () => {
+      onRefused: (err) => {
         this.#control = undefined
         if (this.#role === 'closed') return
         // The owner has not opened its control socket yet, or it died: look again.
+        this.#logger.debug({ owner: holder.pid, alive: isAlive(holder) }, `shared runner: the owner's control socket refused the connection: ${err.message}`)
         if (isAlive(holder)) this.#retry(() => this.#attachOrElect(holder), ATTACH_RETRY_MS)
         else this.#elect()
       },
+    })
+  }
+
+  /**
+   * The control connection's close is how we hear of the owner's end; this check is the
+   * net under it (a connection the kernel never closes, a pid namespace where it is not).
+   */
+  #watchOwner(holder: OwnerRecord): void {
+    this.#retry(() => {
+      if (this.#role !== 'attached') return
+      if (isAlive(holder)) return this.#watchOwner(holder)
+      this.#logger.warn({ owner: holder.pid }, `shared runner: its owner ${holder.pid} is gone; electing a new one`)
+      this.#control?.close()
+      this.#control = undefined
+      this.#status = undefined
+      this.#tokensBelongTo(undefined)
+      this.#elect()
     })
   }
 
@@ -314,10 +336,11 @@ export class SharedRunner implements ManagedRunner {
     else this.#elect()
   }
 
-  #onStatus(status: SharedStatus): void {
+  #onStatus(status: SharedStatus, holder: OwnerRecord): void {
     if (this.#role === 'closed') return
     if (this.#role !== 'attached') {
       this.#role = 'attached'
+      this.#watchOwner(holder)
       this.#logger.info({ owner: status.owner, generation: status.generation }, `shared runner: attached to the runner owned by ${status.owner}`)
     }
     this.#status = status

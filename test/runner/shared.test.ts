@@ -29,6 +29,8 @@ interface LogLine {
   readonly level: string
   readonly message: string
   readonly fields: Record<string, unknown>
+  /** When the test read it (Date.now()). */
+  at: number
 }
 
 interface Cluster {
@@ -87,7 +89,9 @@ async function startCluster(t: Test, workers: number, options: { detached?: bool
     partial = lines.pop()!
     for (const line of lines) {
       try {
-        logs.push(JSON.parse(line) as LogLine)
+        const entry = JSON.parse(line) as LogLine
+        entry.at = Date.now()
+        logs.push(entry)
       } catch {
         // not one of ours
       }
@@ -101,11 +105,9 @@ async function startCluster(t: Test, workers: number, options: { detached?: bool
   })
   const exited = new Promise<void>((resolve) => primary.once('exit', () => resolve()))
   t.teardown(async () => {
-    if (primary.exitCode === null && primary.signalCode === null) {
-      primary.send({ cmd: 'stop' })
-      await Promise.race([exited, sleep(5000)])
-      if (primary.exitCode === null) primary.kill('SIGKILL')
-    }
+    if (primary.connected) primary.send({ cmd: 'stop' }, () => {})
+    await Promise.race([exited, sleep(5000)])
+    if (primary.exitCode === null && primary.signalCode === null) primary.kill('SIGKILL')
     rmSync(tmp, { recursive: true, force: true })
   })
   await until('the workers to listen', () => port !== 0, 30_000)
@@ -144,7 +146,14 @@ interface Load {
   /** Per worker pid: when it last answered 200 (Date.now()). */
   readonly lastOk: Map<number, number>
   readonly runners: Set<number>
+  /** Every 200 answer: [worker pid, runner pid, Date.now()]. */
+  readonly answers: Array<[number, number, number]>
   stop(): Promise<void>
+}
+
+/** Milliseconds from `since` until the last of `workers` answered 200 through `runner` for the first time. */
+function recoveredAfter(traffic: Load, workers: readonly number[], runner: number, since: number): number {
+  return Math.max(...workers.map((w) => (traffic.answers.find(([worker, by]) => worker === w && by === runner)?.[2] ?? Infinity) - since))
 }
 
 /** Requests on new connections (so the primary spreads them over every worker) until stopped. */
@@ -155,6 +164,7 @@ function load(port: number, concurrency = 4): Load {
     failed: 0,
     lastOk: new Map(),
     runners: new Set(),
+    answers: [],
     stop: async () => {
       running = false
       await Promise.all(loops)
@@ -168,6 +178,7 @@ function load(port: number, concurrency = 4): Load {
         if (res.statusCode === 200) {
           state.ok++
           state.lastOk.set(Number(res.headers['x-worker']), Date.now())
+          state.answers.push([Number(res.headers['x-worker']), Number(res.headers['x-runner']), Date.now()])
           state.runners.add(Number(res.headers['x-runner']))
         } else {
           state.failed++
@@ -187,6 +198,21 @@ function load(port: number, concurrency = 4): Load {
 function prepares(cluster: Cluster, worker: number, from = 0): number {
   const text = `prepare-conf {"worker":${worker}}`
   return cluster.logs.slice(from).filter((l) => l.message.includes(text)).length
+}
+
+/** Runs `step`; when it fails, prints what the workers logged since `since` (and their last health) first. */
+async function explained<T>(t: Test, cluster: Cluster, since: number, step: () => Promise<T>, health?: () => unknown): Promise<T> {
+  try {
+    return await step()
+  } catch (err) {
+    const recent = cluster.logs.filter((l) => l.at >= since && !/ DEBUG /.test(l.message))
+    const shown = [...recent.filter((l) => l.message.startsWith('shared runner')).slice(0, 60), ...recent.slice(-10)]
+    for (const l of shown) {
+      t.comment(`+${l.at - since} ms ${l.worker} ${l.level} ${l.message.slice(0, 200)}`)
+    }
+    if (health !== undefined) t.comment(JSON.stringify(health()))
+    throw err
+  }
 }
 
 t.test('three workers share one runner; it is SIGKILLed under load, then its owner is', async (t) => {
@@ -216,12 +242,16 @@ t.test('three workers share one runner; it is SIGKILLed under load, then its own
   const before = new Map(health.map((h) => [h.worker, h.prepareConfs]))
   const killedAt = Date.now()
   process.kill(runner, 'SIGKILL')
-  await until('every worker to answer again after the kill', () => [...traffic.lastOk.values()].filter((at) => at > killedAt + 50).length === 3, 20_000)
+  const servedByAnother = (workers: readonly number[], old: number) => workers.every((w) => traffic.answers.some(([worker, by]) => worker === w && by !== old))
+  await until('every worker to answer through a new runner', () => servedByAnother(health.map((h) => h.worker), runner), 20_000)
   await traffic.stop()
-  t.comment(`runner SIGKILL: ${traffic.failed} requests failed, ${traffic.ok} succeeded`)
   t.pass(`every worker recovered (${traffic.failed} failed requests during the restart)`)
   const after = await allUp(cluster, 3)
   const second = after[0]!.health.pid!
+  t.comment(
+    `runner SIGKILL (respawnDelay 200 ms): every worker answered through the new runner within ${recoveredAfter(traffic, health.map((h) => h.worker), second, killedAt)} ms; ` +
+      `${traffic.failed} requests failed, ${traffic.ok} succeeded`,
+  )
   t.not(second, runner, 'a new runner')
   t.notOk(alive(runner), 'the old one is gone')
   t.same(runnerPids(), [second], 'still exactly one runner process')
@@ -239,20 +269,27 @@ t.test('three workers share one runner; it is SIGKILLed under load, then its own
   const owner = after.find((h) => h.health.role === 'owner')!.worker
   traffic = load(cluster.port)
   const ownerKilledAt = Date.now()
+  let last: WorkerHealth[] = []
   process.kill(owner, 'SIGKILL')
-  const rest = await until(
+  const rest = await explained(t, cluster, ownerKilledAt, () => until(
     'a new owner with a runner up',
     async () => {
       const health = await cluster.health()
       const live = health.filter((h) => h.worker !== owner)
+      last = health
       return live.length === 2 && live.some((h) => h.health.role === 'owner') && live.every((h) => h.health.state === 'up' && h.health.pid !== second) ? live : undefined
     },
     20_000,
-  )
+  ), () => last)
   const third = rest[0]!.health.pid!
-  await until('both remaining workers to answer', () => rest.every((h) => (traffic.lastOk.get(h.worker) ?? 0) > ownerKilledAt + 50), 20_000)
+  await until('both remaining workers to answer through the new runner', () => servedByAnother(rest.map((h) => h.worker), second), 20_000)
   await traffic.stop()
-  t.comment(`owner SIGKILL: runner owned again after ${Date.now() - ownerKilledAt} ms or less; ${traffic.failed} requests failed`)
+  const elected = cluster.logs.find((l) => l.at >= ownerKilledAt && l.message.includes('owns the runner'))
+  const listening = cluster.logs.find((l) => l.at >= ownerKilledAt && / INFO listening on unix:/.test(l.message))
+  t.comment(
+    `owner SIGKILL: new owner after ${elected!.at - ownerKilledAt} ms, its runner listening after ${listening!.at - ownerKilledAt} ms, ` +
+      `every worker answered again within ${recoveredAfter(traffic, rest.map((h) => h.worker), third, ownerKilledAt)} ms; ${traffic.failed} requests failed`,
+  )
   t.equal(rest.filter((h) => h.health.role === 'owner').length, 1, 'one new owner')
   t.ok(rest.every((h) => h.health.pid === third), 'both use its runner')
   t.ok(await until('the dead owner’s runner to go', () => !alive(second) || undefined, 5000), "the dead owner's runner is gone")
