@@ -222,7 +222,13 @@ export class Gateway {
         throw new ConfigError(ErrorCode.INVALID_CONFIG, 'writeThrough needs a file source: there is no file to write to', 'writeThrough')
       }
       const writeThrough = this.#options.writeThrough === true && file !== undefined ? { file, format: formatOf(file, this.#fileText(file)) } : undefined
-      this.#store = new MemoryStore({ current: () => this.#currentRaw(), apply: (candidate) => this.update(candidate), writeThrough })
+      this.#store = new MemoryStore({
+        current: () => this.#currentRaw(),
+        apply: (candidate) => this.update(candidate),
+        writeThrough,
+        // what the store wrote is what memory runs: the watcher need not (and must not) reload it
+        written: file === undefined ? undefined : () => (this.#rawStamp = fileStamp(file)),
+      })
     }
     return this.#store
   }
@@ -463,6 +469,9 @@ export class Gateway {
 
   #onFileChange(result: WatchResult): void {
     if (this.#closed) return
+    // The file is as the Admin API last read or wrote it, and memory is at least that new: a
+    // read the watcher began before that write would only take the gateway back.
+    if (this.#rawStamp !== undefined && this.#file !== undefined && fileStamp(this.#file) === this.#rawStamp) return
     try {
       this.#apply('file', () => {
         if (result.error !== undefined) throw result.error

@@ -13,6 +13,8 @@ export interface MemoryStoreOptions {
   readonly apply: (candidate: RawConfig) => void
   /** Also replace this file (in this format) on every write, so a write survives a restart. */
   readonly writeThrough?: { readonly file: string; readonly format: FileFormat }
+  /** Called once the file holds a write (write-through only). */
+  readonly written?: () => void
 }
 
 interface Revision {
@@ -90,6 +92,7 @@ export class MemoryStore implements ConfigStore {
     if (through === undefined) return
     try {
       await writeConfigFile(through.file, candidate, through.format)
+      this.#options.written?.()
     } catch (err) {
       // Not acknowledged, so not kept: the gateway goes back to what the file still holds.
       this.#options.apply(previous)

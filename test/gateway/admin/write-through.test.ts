@@ -124,3 +124,21 @@ t.test('a watched file edited by hand: the Admin API builds on the edit, never o
   t.equal((await hit(m.url, '/hand')).status, 200)
   t.equal((await hit(m.url, '/after')).status, 200)
 })
+
+t.test('watch and write-through: the watcher never takes an acknowledged write back', async (t) => {
+  const file = join(w().dir, 'watched-fast.yaml')
+  writeFileSync(file, yaml(w().a.port))
+  const m = await mount(w(), file, { writeThrough: true, watch: true, debounce: 1 })
+  t.teardown(() => m.close())
+  let stale = 0
+  for (let n = 0; n < 30; n++) {
+    const put = await call(m.admin, 'PUT', `${A}/routes/1`, { uri: '/w', upstream_id: 'u1', plugins: { 'ext-plugin-post-req': { conf: [{ name: 'tag', value: `v${n}` }] } } })
+    t.equal(put.status, 200)
+    // a few requests after each write, while the watcher sees the renames
+    for (let i = 0; i < 3; i++) {
+      if (((await hit(m.url, '/w')).body as { tag: string }).tag !== `v${n}`) stale++
+      await new Promise((resolve) => setTimeout(resolve, 2))
+    }
+  }
+  t.equal(stale, 0, 'every request after a write sees it')
+})
