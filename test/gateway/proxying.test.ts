@@ -16,6 +16,9 @@ let a: Echo
 let b: Echo
 let slowPort: number
 let slow: http.Server
+let stuckPort: number
+let stuck: http.Server
+let stuckClosed = 0
 
 t.before(async () => {
   a = await echoServer('a')
@@ -28,6 +31,9 @@ t.before(async () => {
   })
   await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve))
   slowPort = (slow.address() as AddressInfo).port
+  stuck = http.createServer((req) => req.socket.once('close', () => void stuckClosed++)) // never answers
+  await new Promise<void>((resolve) => stuck.listen(0, '127.0.0.1', resolve))
+  stuckPort = (stuck.address() as AddressInfo).port
 })
 
 t.teardown(async () => {
@@ -35,6 +41,8 @@ t.teardown(async () => {
   await b?.close()
   slow?.closeAllConnections()
   slow?.close()
+  stuck?.closeAllConnections()
+  stuck?.close()
   await ext.close()
 })
 
@@ -53,6 +61,7 @@ const config = () => ({
     { id: 'patient', uri: '/patient', upstream_id: 'slow' },
     { id: 'hurried', uri: '/hurried', upstream_id: 'slow', timeout: { connect: 1, send: 1, read: 0.2 } },
     { id: 'sticky', uri: '/sticky', plugins: { 'key-auth': {} }, upstream_id: 'sticky' },
+    { id: 'stuck', uri: '/stuck', upstream: { nodes: { [`127.0.0.1:${stuckPort}`]: 1 } } },
   ],
 })
 
@@ -93,6 +102,15 @@ for (const [name, mount] of Object.entries(mounts)) {
       }
       t.equal(servers.size, 1, `chash on the consumer: ${user} stays on one node`)
     }
+
+    const closedBefore = stuckClosed
+    const aborter = new AbortController()
+    const pending = request(`${server.url}/stuck`, { signal: aborter.signal }).catch(() => 'aborted')
+    await new Promise((r) => setTimeout(r, 200))
+    aborter.abort()
+    t.equal(await pending, 'aborted')
+    for (let i = 0; i < 100 && stuckClosed === closedBefore; i++) await new Promise((r) => setTimeout(r, 20))
+    t.equal(stuckClosed, closedBefore + 1, 'a client that leaves aborts the upstream request')
   })
 }
 
