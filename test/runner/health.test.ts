@@ -7,19 +7,12 @@ import t from 'tap'
 import { createExtPlugin } from '../../src/index.js'
 import type { RunnerClient } from '../../src/rpc/client.js'
 import { tsRunner } from '../helpers/interop.js'
+import { until } from './support.js'
 
 t.setTimeout(40_000)
 
 const fake = fileURLToPath(new URL('../helpers/fake-runner.mjs', import.meta.url))
 
-async function until(check: () => boolean, ms = 5000): Promise<boolean> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) return false
-    await sleep(10)
-  }
-  return true
-}
 
 t.test('starting, up, restarting with the last exit and its output, up, down', async (t) => {
   const ext = createExtPlugin({ runner: { cmd: [process.execPath, fake], respawnDelay: 300 } })

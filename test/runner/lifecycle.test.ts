@@ -2,12 +2,13 @@
 // behind, a runner that dies right after its start again and again, and a host that is
 // SIGKILLed (no exit hook runs) while its runner ignores every polite signal.
 import { spawn } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { recordingLogger, type RecordingLogger } from '../helpers/logger.js'
 import { RunnerProcess } from '../../src/runner/process.js'
+import { alive, until } from './support.js'
 
 t.setTimeout(90_000)
 
@@ -18,22 +19,7 @@ function recorder(): RecordingLogger {
   return recordingLogger()
 }
 
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
-  } catch {
-    return false
-  }
-}
 
-async function until(check: () => boolean, ms = 5000): Promise<boolean> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) return false
-    await sleep(10)
-  }
-  return true
-}
 
 t.test('a socket file left by a SIGKILLed runner does not stop the respawn', async (t) => {
   const logger = recorder()

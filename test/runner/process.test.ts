@@ -1,7 +1,7 @@
 // RunnerProcess with a stand-in runner (test/helpers/fake-runner.mjs): environment, output,
 // readiness, the ways a start fails, respawn, stop, and no orphan when Node goes away.
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
@@ -9,6 +9,7 @@ import t, { type Test } from 'tap'
 import { ErrorCode } from '../../src/errors.js'
 import { recordingLogger, type RecordingLogger } from '../helpers/logger.js'
 import { RunnerProcess, type RunnerProcessOptions } from '../../src/runner/process.js'
+import { alive, until } from './support.js'
 
 const fake = fileURLToPath(new URL('../helpers/fake-runner.mjs', import.meta.url))
 const cmd = (...args: string[]) => [process.execPath, fake, ...args]
@@ -17,23 +18,7 @@ function recorder(): RecordingLogger {
   return recordingLogger()
 }
 
-/** Running, as opposed to gone or a zombie waiting for whoever reaps orphans here. */
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
-  } catch {
-    return false
-  }
-}
 
-async function until(check: () => boolean, ms = 3000): Promise<boolean> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) return false
-    await sleep(10)
-  }
-  return true
-}
 
 function start(t: Test, options: Partial<RunnerProcessOptions> & { cmd: readonly string[] }): RunnerProcess {
   const runner = new RunnerProcess(options)

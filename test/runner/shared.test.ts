@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
 import type { RunnerHealth } from '../../src/runner/health.js'
+import { alive } from './support.js'
 
 t.setTimeout(90_000)
 
@@ -41,14 +42,6 @@ interface Cluster {
   stop(): Promise<void>
 }
 
-/** Running (not gone, not a zombie). */
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) [ZX]/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
-  } catch {
-    return false
-  }
-}
 
 /** The TypeScript runner processes started with this test's plugins module, from /proc. */
 function runnerPids(): number[] {
