@@ -4,8 +4,6 @@ import type { PluginConfs, RouteConfig } from '../src/config/schemas.js'
 import { Route } from '../src/engine/route.js'
 import type { ExtPlugin } from '../src/ext-plugin.js'
 import { failRequest, runMount } from '../src/http/handle.js'
-import { frameResponse } from '../src/http/frame.js'
-import { HeaderList } from '../src/engine/headers.js'
 import { runGateway } from '../src/http/gateway.js'
 import type { Gateway } from '../src/gateway/gateway.js'
 
@@ -27,20 +25,18 @@ export function withExtPlugin<P extends PluginConfs>(ext: ExtPlugin<P>, route: N
   return Object.assign(listener, { route: mounted })
 }
 
-const ROUTE_NOT_FOUND = Buffer.from('{"error_msg":"404 Route Not Found"}\n')
-
 /**
  * A gateway as a request listener: matched routes run their plugins and go to their upstream;
  * a route without upstream, and a request no route matches, go to `fallback`. Without a
- * fallback both get APISIX's 404 (`{"error_msg":"404 Route Not Found"}`).
+ * fallback they get what APISIX answers: 503 for the route without upstream; the global
+ * rules, then 404 (`{"error_msg":"404 Route Not Found"}`) for no match.
  */
 export function withGateway(gw: Gateway, fallback?: RequestListener): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    runGateway(gw, req, res)
+    // Without a fallback the gateway answers what would go to it, as APISIX: 404, 503.
+    runGateway(gw, req, res, undefined, undefined, { standalone: fallback === undefined })
       .then((outcome) => {
-        if (outcome === 'answered') return
-        if (fallback !== undefined) return fallback(req, res)
-        frameResponse(res, 404, new HeaderList(['content-type', 'application/json']), ROUTE_NOT_FOUND, { isHead: req.method === 'HEAD' }, gw.ext.logger)
+        if (outcome !== 'answered') return fallback?.(req, res)
       })
       .catch((err: unknown) => failRequest(gw.ext, req, res, err))
   }

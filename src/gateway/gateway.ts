@@ -13,7 +13,7 @@ import type { ExtPlugin } from '../ext-plugin.js'
 import type { ConfigSnapshot } from './config/types.js'
 import { validateConfig, type ValidateOptions } from './config/validate.js'
 import { AUTH_PLUGINS, globalPlugins, mergeConsumer, mergeRoute, stableStringify, type MergedRoute, type PhaseOrder } from './merge.js'
-import { globalPhases, planRoute, type ConsumerRun } from './plan.js'
+import { globalPhases, planRoute, planUnmatched, type ConsumerRun } from './plan.js'
 import { createRouter, type Router } from './router/router.js'
 import { parseConfigText, watchConfig, type ConfigWatcher, type WatchResult } from './source/file.js'
 import type { Prepared } from './source/etcd-apply.js'
@@ -109,6 +109,8 @@ export interface GatewayState {
   readonly upstreams: ReadonlyMap<string, Upstream>
   /** The `Server` header proxied responses get; undefined: the upstream's. */
   readonly serverHeader: string | undefined
+  /** The global rules' rewrite and access phases, for a request no route matched (before its 404). */
+  readonly unmatched: Pipeline
 }
 
 export class Gateway {
@@ -264,7 +266,8 @@ export class Gateway {
    * ConfigError (before listening) without a key. Close it with `server.close()`.
    */
   listenAdmin(options: ListenAdminOptions): Promise<Server> {
-    const server = http.createServer(this.adminApi(options))
+    // a client that trickles its headers or body does not hold a socket for Node's default 5 minutes
+    const server = http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, this.adminApi(options))
     return new Promise((resolve, reject) => {
       server.once('error', reject)
       server.listen(options.port ?? 9180, options.host ?? '127.0.0.1', () => {
@@ -400,7 +403,15 @@ export class Gateway {
       routes.set(merged.id, { merged, own, pipeline, upstream: upstreamFor(merged.upstream, merged.timeout) })
     }
     const server = this.#options.serverHeader ?? 'APISIX'
-    return { snapshot, router: createRouter(snapshot, { logger: this.#ext.logger }), routes, globalRules, upstreams, serverHeader: server === false ? undefined : server }
+    return {
+      snapshot,
+      router: createRouter(snapshot, { logger: this.#ext.logger }),
+      routes,
+      globalRules,
+      upstreams,
+      serverHeader: server === false ? undefined : server,
+      unmatched: planUnmatched(global),
+    }
   }
 
   #compile(what: string, id: string, name: string | undefined, confType: ConfType, plugins: PluginMap): Pipeline {

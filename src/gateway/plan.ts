@@ -96,3 +96,20 @@ function responseList(steps: readonly PhaseStep[], global: GlobalPhases, route: 
   }
   return out
 }
+
+/**
+ * What a request no route matched runs before APISIX's 404 (§2.2, §4): global rewrite, then
+ * global access, in both orders; the global response phase sees the 404.
+ */
+export function planUnmatched(global: GlobalPhases): Pipeline {
+  return {
+    routeId: '',
+    routeName: undefined,
+    version: 1,
+    phases: { rewrite: global.rewrite, access: global.access, response: global.response },
+    stages: [
+      { phase: 'rewrite', instances: global.rewrite },
+      { phase: 'access', instances: global.access },
+    ],
+  }
+}

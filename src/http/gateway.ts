@@ -13,10 +13,25 @@ import { ErrorCode } from '../errors.js'
 import { errorFields, type Logger } from '../logger.js'
 import { consumerOf } from '../gateway/plugins/key-auth.js'
 import { requestExchange, runMount } from './handle.js'
+import { frameResponse } from './frame.js'
+import { apisixErrorPage, errorPageHeaders } from '../gateway/error-page.js'
+import { HeaderList } from '../engine/headers.js'
 import type { ParsedBodyHolder } from './request-body.js'
 
 /** What the adapter does next: nothing matched, the application plays the upstream, or it is answered. */
 export type GatewayOutcome = 'unmatched' | 'application' | 'answered'
+
+export interface RunGatewayOptions {
+  /**
+   * No application behind the gateway: answer as APISIX does what would go to it. A request
+   * no route matched gets the global rules' rewrite and access phases, then `404
+   * {"error_msg":"404 Route Not Found"}`; a matched route without upstream gets 503 (`missing
+   * upstream configuration in Route or Service`). Otherwise both are left to the caller.
+   */
+  readonly standalone?: boolean
+}
+
+const ROUTE_NOT_FOUND = Buffer.from('{"error_msg":"404 Route Not Found"}\n')
 
 export async function runGateway(
   gateway: Gateway,
@@ -24,10 +39,11 @@ export async function runGateway(
   res: ServerResponse,
   originalUrl: string = req.url ?? '/',
   bodyHolder?: ParsedBodyHolder,
+  options: RunGatewayOptions = {},
 ): Promise<GatewayOutcome> {
   const state = gateway.acquire()
   try {
-    return await runOn(gateway, state, req, res, originalUrl, bodyHolder)
+    return await runOn(gateway, state, req, res, originalUrl, bodyHolder, options)
   } finally {
     gateway.release(state)
   }
@@ -40,6 +56,7 @@ async function runOn(
   res: ServerResponse,
   originalUrl: string,
   bodyHolder: ParsedBodyHolder | undefined,
+  options: RunGatewayOptions,
 ): Promise<GatewayOutcome> {
   const ext = gateway.ext
   const exchange = requestExchange(ext, req, originalUrl, bodyHolder)
@@ -52,11 +69,26 @@ async function runOn(
     vars: (name) => resolveVariable(exchange, name),
   })
   const route = matched === undefined ? undefined : state.routes.get(matched.id)
-  if (route === undefined) return 'unmatched'
+  if (route === undefined) {
+    if (options.standalone !== true) return 'unmatched'
+    if (!(await runMount(ext, { pipeline: state.unmatched }, req, res, originalUrl, bodyHolder))) return 'answered'
+    // nginx types it with its default type (apisix-config.md §10.5)
+    const headers = new HeaderList(['content-type', 'text/plain; charset=utf-8'])
+    if (state.serverHeader !== undefined) headers.set('server', state.serverHeader)
+    frameResponse(res, 404, headers, ROUTE_NOT_FOUND, { isHead: req.method === 'HEAD' }, ext.logger)
+    return 'answered'
+  }
   // One mount: the global rules' and the route's phases interleaved in the configured order,
   // the consumer's plugins merged in once an auth plugin identified one (gateway/plan.ts).
   if (!(await runMount(ext, route, req, res, originalUrl, bodyHolder))) return 'answered'
-  if (route.upstream === undefined) return 'application'
+  if (route.upstream === undefined) {
+    if (options.standalone !== true) return 'application'
+    ext.logger.error({ route: route.merged.id }, 'missing upstream configuration in Route or Service')
+    const headers = errorPageHeaders()
+    if (state.serverHeader !== undefined) headers.set('server', state.serverHeader)
+    frameResponse(res, 503, headers, apisixErrorPage(503), { isHead: req.method === 'HEAD' }, ext.logger)
+    return 'answered'
+  }
   await proxy(ext.logger, state, route, req, res, exchange)
   return 'answered'
 }

@@ -7,7 +7,8 @@ import t from 'tap'
 import { request } from 'undici'
 import { createExtPlugin } from '../../src/index.js'
 import { apisixErrorPage } from '../../src/gateway/error-page.js'
-import { echoServer, mounts, type Echo } from './support.js'
+import { withGateway } from '../../adapters/http.js'
+import { echoServer, listen, mounts, type Echo } from './support.js'
 
 t.setTimeout(60_000)
 
@@ -124,4 +125,32 @@ t.test('serverHeader: false passes the upstream Server header on', async (t) => 
   const r = await request(`${server.url}/patient`)
   t.equal(r.headers.server, 'slow-upstream')
   await r.body.text()
+})
+
+t.test('withGateway without a fallback: global rules then 404 for no match, 503 for a route without upstream', async (t) => {
+  const marks: string[] = []
+  const local = createExtPlugin({})
+  local.register({ name: 'mark', priority: 1, rewrite: () => void marks.push('rewrite'), access: () => void marks.push('access') })
+  local.register({ name: 'deny', priority: 1, access: (_c, x) => (x.headers.get('x-deny') === undefined ? undefined : { status: 403, body: 'denied' }) })
+  const gw = local.gateway({
+    global_rules: [{ id: 'g', plugins: { mark: {}, deny: {} } }],
+    routes: [{ id: 'plugins-only', uri: '/only', plugins: { mark: {} } }],
+  })
+  const server = await listen(withGateway(gw))
+  t.teardown(async () => {
+    await server.close()
+    await gw.close()
+    await local.close()
+  })
+  const missing = await request(`${server.url}/missing`)
+  t.equal(missing.statusCode, 404)
+  t.equal(await missing.body.text(), '{"error_msg":"404 Route Not Found"}\n')
+  t.equal(missing.headers['content-type'], 'text/plain; charset=utf-8')
+  t.same(marks, ['rewrite', 'access'], 'the global rules ran first')
+  const denied = await request(`${server.url}/missing`, { headers: { 'x-deny': '1' } })
+  t.equal(denied.statusCode, 403, 'a global rule may answer an unmatched request')
+  t.equal(await denied.body.text(), 'denied')
+  const only = await request(`${server.url}/only`)
+  t.equal(only.statusCode, 503)
+  t.same(Buffer.from(await only.body.arrayBuffer()), apisixErrorPage(503))
 })
