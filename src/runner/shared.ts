@@ -240,10 +240,12 @@ export class SharedRunner implements ManagedRunner {
 
   #ownerStatus(): SharedStatus {
     const runner = this.#process
+    const state = runner?.state ?? 'starting'
     return {
       owner: process.pid,
       generation: this.#generation,
-      state: runner?.state ?? 'starting',
+      // an owner closing hands over: to the others the runner is restarting, not down
+      state: this.#role === 'closed' && state === 'down' ? 'restarting' : state,
       pid: runner?.pid,
       spawns: runner?.spawns ?? 0,
       restarts: this.respawns,

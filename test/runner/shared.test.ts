@@ -292,11 +292,26 @@ t.test('three workers share one runner; it is SIGKILLed under load, then its own
   t.ok(await until('no runner left', () => runnerPids().length === 0 || undefined, 5000), 'no runner after the cluster stopped')
 })
 
-t.test('no orphaned runner when the whole cluster is SIGKILLed', async (t) => {
+t.test('the owner closing hands over; no orphaned runner when the whole cluster is SIGKILLed', async (t) => {
   const cluster = await startCluster(t, 2, { detached: true })
-  const health = await allUp(cluster, 2)
-  const runner = health[0]!.health.pid!
-  t.same(runnerPids(), [runner])
+  const before = await allUp(cluster, 2)
+  const owner = before.find((h) => h.health.role === 'owner')!.worker
+  const other = before.find((h) => h.worker !== owner)!.worker
+  const first = before[0]!.health.pid!
+  // a rolling restart: the owner's ExtPlugin closes (its process stays)
+  const closedAt = Date.now()
+  cluster.primary.send({ cmd: 'close', worker: owner })
+  const handed = await explained(t, cluster, closedAt, () =>
+    until('the other worker to own a new runner', async () => {
+      const mine = (await cluster.health()).find((h) => h.worker === other)
+      return mine?.health.role === 'owner' && mine.health.state === 'up' && mine.health.pid !== first ? mine : undefined
+    }),
+  )
+  t.notOk(alive(first), "the closed owner's runner was stopped")
+  const runner = handed.health.pid!
+  t.same(runnerPids(), [runner], 'one runner, owned by the other worker')
+  t.equal(handed.health.restarts, 0, 'a handover after a clean close starts the count over')
+  t.notOk(cluster.logs.some((l) => l.worker === other && l.at >= closedAt && /could not be started/.test(l.message)), 'never seen as down')
   // the primary and its workers share a process group; the runner has its own
   process.kill(-cluster.primary.pid!, 'SIGKILL')
   t.ok(await until('the runner to go', () => !alive(runner) || undefined, 5000), 'the runner died with its owner')
