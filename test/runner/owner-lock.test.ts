@@ -73,26 +73,29 @@ t.test('the shared directory is private, and refused when it is not', async (t) 
 })
 
 const lockModule = fileURLToPath(new URL('../../src/runner/owner-lock.ts', import.meta.url))
-// Waits for a common instant, claims, prints the claim, stays alive a while (a live owner).
+// Waits for a common instant, claims, prints the claim, and stays alive (a live owner)
+// until the test closes its stdin, once every contender has claimed.
 const contender = (dir: string, at: number) => `
   import { claimOwnership } from ${JSON.stringify(lockModule)}
   while (Date.now() < ${at}) {}
   console.log(JSON.stringify(claimOwnership(${JSON.stringify(dir)})))
-  setTimeout(() => {}, 1500)
+  process.stdin.resume()
+  process.stdin.on('end', () => process.exit(0))
 `
 
 async function race(dir: string, n: number): Promise<Array<{ owner: boolean; generation?: number }>> {
   const at = Date.now() + 2500 // after every contender has started
-  const runs = Array.from({ length: n }, () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', contender(dir, at)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
+  const children = Array.from({ length: n }, () =>
+    spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', contender(dir, at)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
       env: { ...process.env, NODE_OPTIONS: '' },
-    })
-    let out = ''
-    child.stdout.on('data', (d) => (out += d))
-    return new Promise<{ owner: boolean; generation?: number }>((resolve) => child.once('exit', () => resolve(JSON.parse(out))))
-  })
-  return Promise.all(runs)
+    }),
+  )
+  const claims = await Promise.all(
+    children.map((child) => new Promise<{ owner: boolean; generation?: number }>((resolve) => child.stdout.once('data', (d) => resolve(JSON.parse(String(d)))))),
+  )
+  await Promise.all(children.map((child) => new Promise((resolve) => (child.once('exit', resolve), child.stdin.end()))))
+  return claims
 }
 
 t.test('four processes race for one directory: exactly one owner, empty or taking over', async (t) => {
@@ -100,7 +103,7 @@ t.test('four processes race for one directory: exactly one owner, empty or takin
   mkdirSync(dir, { mode: 0o700 })
   const first = await race(dir, 4)
   t.equal(first.filter((c) => c.owner).length, 1, `one owner of an empty directory: ${JSON.stringify(first)}`)
-  // every contender has exited: the owner is dead now, and the next race takes over
+  // every contender has exited (after all had claimed): the owner is dead, the next race takes over
   const second = await race(dir, 4)
   const owners = second.filter((c) => c.owner)
   t.equal(owners.length, 1, `one owner takes over from a dead one: ${JSON.stringify(second)}`)
