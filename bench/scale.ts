@@ -1,7 +1,7 @@
 // Scale: Express with a no-op ext-plugin-pre-req (real Go runner) from 1 to 256 concurrent
 // connections, the server's resident memory before and after a long run, and what a body
 // held for a runner costs: the server's peak RSS while 8 clients at once send 8 MiB bodies
-// that the Go runner reads (ExtraInfo ReqBody) before the application reads them again.
+// that the TypeScript runner reads (ExtraInfo ReqBody) before the application reads them again.
 import { readFileSync } from 'node:fs'
 import autocannon from 'autocannon'
 import { request } from 'undici'
@@ -54,8 +54,8 @@ export async function runScale(quick: boolean): Promise<ScaleResult> {
   }
 }
 
-/** Peak RSS of a node:http server while 8 clients send 8 MiB bodies its runner reads. */
-async function heldBody(rounds: number): Promise<HeldBodyResult> {
+/** Peak RSS of a node:http server while 8 clients send 8 MiB bodies its (TypeScript) runner reads. */
+export async function heldBody(rounds: number): Promise<HeldBodyResult> {
   const clients = 8
   const size = 8 << 20
   const body = Buffer.alloc(size, 'b')
@@ -64,8 +64,8 @@ async function heldBody(rounds: number): Promise<HeldBodyResult> {
   try {
     const send = async (): Promise<void> => {
       const res = await request(server.url, { method: 'POST', body, headers: { 'content-type': 'application/octet-stream' } })
-      await res.body.arrayBuffer()
-      if (res.statusCode !== 200) throw new Error(`read-body answered ${res.statusCode}`)
+      const text = await res.body.text()
+      if (res.statusCode !== 200) throw new Error(`read-body answered ${res.statusCode}: ${text.slice(0, 200)}`)
     }
     await send() // warm-up: the first held body grows the heap once
     await new Promise((resolve) => setTimeout(resolve, 200))

@@ -1,6 +1,6 @@
 // A benchmark target, run as its own process: `server.ts <framework> <variant> [bodyBytes]`.
 // framework: express | koa | http; variant: bare | floor | pre-req | pre-req-ts | post-resp |
-// read-body. It prints the port.
+// read-body (the TypeScript runner reads each request body). It prints the port.
 //
 // `floor` (node:http only) is bare plus one raw round trip per request to bench/go-echo
 // with a frame the size of the HTTPReqCall this request would send: the least a runner
@@ -45,9 +45,9 @@ const routes: Record<string, RouteConfig | undefined> = {
   'read-body': { plugins: { 'ext-plugin-pre-req': { conf: [{ name: 'read-body', value: '{}' }] } } },
 }
 const route = routes[variant]
-const runnerCmd = variant === 'pre-req-ts' ? tsRunnerCmd() : [GO_RUNNER]
+const runnerCmd = variant === 'pre-req-ts' || variant === 'read-body' ? tsRunnerCmd() : [GO_RUNNER]
 const plugin = route
-  ? createExtPlugin({ runner: { cmd: runnerCmd, env: { GO_RUNNER_LOG_LEVEL: 'error', ...(fromSource ? { APISIX_EXT_PLUGIN_RUNNER_SOURCE: '1' } : {}) } }, maxBodySize: 12 << 20 })
+  ? createExtPlugin({ runner: { cmd: runnerCmd, env: { GO_RUNNER_LOG_LEVEL: 'error', ...(fromSource ? { APISIX_EXT_PLUGIN_RUNNER_SOURCE: '1' } : {}) } }, maxBodySize: 12 << 20, ...(variant === 'read-body' ? { maxQueuedBytes: 256 << 20 } : {}), ...(process.env.BENCH_LOG ? { logger: { debug() {}, info() {}, warn: (f: object, m: string) => console.error(m, f), error: (f: object, m: string) => console.error(m, f) } } : {}) })
   : undefined
 await plugin?.ready()
 
@@ -139,6 +139,20 @@ if (framework === 'express') {
 }
 server.keepAliveTimeout = 60_000
 server.once('listening', () => console.log(JSON.stringify({ port: (server.address() as { port: number }).port })))
+// BENCH_PROFILE=<file>: the first SIGUSR2 starts the CPU profiler, the second writes the
+// profile (steady state only, without start-up), e.g. for bench/profile-diff.ts.
+if (process.env.BENCH_PROFILE) {
+  const { Session } = await import('node:inspector/promises')
+  const { writeFileSync } = await import('node:fs')
+  const session = new Session()
+  session.connect()
+  let running = false
+  process.on('SIGUSR2', () => {
+    running = !running
+    if (running) void session.post('Profiler.enable').then(() => session.post('Profiler.setSamplingInterval', { interval: 100 })).then(() => session.post('Profiler.start'))
+    else void session.post('Profiler.stop').then(({ profile }) => writeFileSync(process.env.BENCH_PROFILE!, JSON.stringify(profile)))
+  })
+}
 process.on('SIGTERM', () => {
   server.close()
   server.closeAllConnections()

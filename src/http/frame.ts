@@ -16,6 +16,11 @@ export interface FrameOptions {
   readonly close?: boolean
   /** Called once the response is written (or could not be): the application's end() callback. */
   readonly onEnd?: () => void
+  /**
+   * `headers` are exactly what the response already holds (a held response nobody changed):
+   * only the framing headers are taken off it, instead of every header removed and set again.
+   */
+  readonly headersInPlace?: boolean
 }
 
 /**
@@ -38,27 +43,9 @@ export function frameResponse(
     body = undefined
   }
   try {
-    for (const name of res.getHeaderNames()) res.removeHeader(name)
     let close = options.close === true
-    // Keyed by lower case, sent with the case of the first line of each name.
-    const grouped = new Map<string, { name: string; values: string[] }>()
-    for (const [name, value] of headers) {
-      const key = name.toLowerCase()
-      if (FRAMING_HEADERS.has(key)) {
-        if (key === 'connection' && /\bclose\b/i.test(value)) close = true
-        continue
-      }
-      const group = grouped.get(key)
-      if (group) group.values.push(value)
-      else grouped.set(key, { name, values: [value] })
-    }
-    for (const { name, values } of grouped.values()) {
-      try {
-        res.setHeader(name, values.length === 1 ? values[0]! : values)
-      } catch (err) {
-        logger.error({ header: name }, `dropped invalid response header ${JSON.stringify(name)}: ${(err as Error).message}`)
-      }
-    }
+    if (options.headersInPlace === true) close = framingRemoved(res) || close
+    else close = replaceHeaders(res, headers, logger) || close
     if (close) res.setHeader('connection', 'close')
     const bodiless = status === 204 || status === 304
     if (!bodiless) {
@@ -74,4 +61,42 @@ export function frameResponse(
     res.destroy()
     options.onEnd?.()
   }
+}
+
+/** Takes the framing headers off the response; true when one of them asked to close. */
+function framingRemoved(res: ServerResponse): boolean {
+  let close = false
+  for (const name of FRAMING_HEADERS) {
+    const value = res.getHeader(name)
+    if (value === undefined) continue
+    if (name === 'connection' && /\bclose\b/i.test(String(value))) close = true
+    res.removeHeader(name)
+  }
+  return close
+}
+
+/** Makes `headers` the response's headers, minus framing; true when they asked to close. */
+function replaceHeaders(res: ServerResponse, headers: HeaderList, logger: Logger): boolean {
+  for (const name of res.getHeaderNames()) res.removeHeader(name)
+  let close = false
+  // Keyed by lower case, sent with the case of the first line of each name.
+  const grouped = new Map<string, { name: string; values: string[] }>()
+  for (const [name, value] of headers) {
+    const key = name.toLowerCase()
+    if (FRAMING_HEADERS.has(key)) {
+      if (key === 'connection' && /\bclose\b/i.test(value)) close = true
+      continue
+    }
+    const group = grouped.get(key)
+    if (group) group.values.push(value)
+    else grouped.set(key, { name, values: [value] })
+  }
+  for (const { name, values } of grouped.values()) {
+    try {
+      res.setHeader(name, values.length === 1 ? values[0]! : values)
+    } catch (err) {
+      logger.error({ header: name }, `dropped invalid response header ${JSON.stringify(name)}: ${(err as Error).message}`)
+    }
+  }
+  return close
 }

@@ -23,15 +23,19 @@ export function toIncomingHeaders(list: HeaderList): IncomingHttpHeaders {
   return headers
 }
 
-/** A response's headers as lines, names in the case the application used. */
+/**
+ * A response's headers as lines, names in the case the application used. The list is
+ * built whole, so its `modified` stays false until someone changes it: frameResponse can
+ * then leave the response's own headers where they are.
+ */
 export function responseHeaderList(res: ServerResponse): HeaderList {
-  const list = new HeaderList()
+  const raw: string[] = []
   // getRawHeaderNames (Node ≥ 15.13) keeps the case the application used; @types/node 20 omits it.
   for (const name of (res as unknown as { getRawHeaderNames(): string[] }).getRawHeaderNames()) {
     const value = res.getHeader(name)
     if (value === undefined) continue
-    if (Array.isArray(value)) for (const v of value) list.append(name, String(v))
-    else list.append(name, String(value))
+    if (Array.isArray(value)) for (const v of value) raw.push(name, String(v))
+    else raw.push(name, typeof value === 'string' ? value : String(value))
   }
-  return list
+  return new HeaderList(raw)
 }

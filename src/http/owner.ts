@@ -39,18 +39,19 @@ export enum RequestStage {
   Sent = 'sent',
 }
 
-const owners = new WeakMap<IncomingMessage, RequestOwner>()
+// On the request itself, under a symbol no one else knows: a WeakMap keyed by requests cost
+// more per request (a hash per request, and ephemerons for every collection to trace).
+const OWNER = Symbol('apisix-ext-plugin request owner')
+type Owned = IncomingMessage & { [OWNER]?: RequestOwner }
 
 /** The request's owner, created on first use and shared with every mount the request passes. */
 export function ownerOf(ext: ExtPlugin, req: IncomingMessage, originalUrl: string, bodyHolder: ParsedBodyHolder | undefined): RequestOwner {
-  let owner = owners.get(req)
-  if (owner === undefined) owners.set(req, (owner = new RequestOwner(ext, req, originalUrl, bodyHolder)))
-  return owner
+  return ((req as Owned)[OWNER] ??= new RequestOwner(ext, req, originalUrl, bodyHolder))
 }
 
 /** The owner of a request, if this library has seen it. */
 export function existingOwner(req: IncomingMessage): RequestOwner | undefined {
-  return owners.get(req)
+  return (req as Owned)[OWNER]
 }
 
 export class RequestOwner implements InterceptorOwner {
@@ -203,8 +204,10 @@ export class RequestOwner implements InterceptorOwner {
     // A HEAD response has no body to measure: keep the length the application declared,
     // unless the response phase gave it a body of its own.
     const declaredLength = held.headers.get('content-length')
+    const headers = held.headers
     const final = await this.#responsePhases(held)
-    this.#send(final, { isHead: this.#isHead, declaredLength })
+    // Headers nobody changed are still on the response: frame them where they are.
+    this.#send(final, { isHead: this.#isHead, declaredLength, headersInPlace: final.headers === headers && !headers.modified })
   }
 
   /** Runs every registered response phase over `response`; returns the final response. */
@@ -232,7 +235,8 @@ export class RequestOwner implements InterceptorOwner {
     }
     this.stage = RequestStage.Sent
     const onEnd = this.#interceptor?.release()
-    frameResponse(this.#res!, response.status, response.headers, response.body, onEnd === undefined ? options : { ...options, onEnd }, this.#ext.logger)
+    const inPlace = options.headersInPlace === true && !response.headers.modified
+    frameResponse(this.#res!, response.status, response.headers, response.body, { ...options, headersInPlace: inPlace, ...(onEnd === undefined ? {} : { onEnd }) }, this.#ext.logger)
   }
 }
 
