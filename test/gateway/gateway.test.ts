@@ -176,6 +176,38 @@ for (const [name, mount] of Object.entries(mounts)) {
       await res.body.text()
     })
 
+    await t.test('an a6 config sync file (routes with upstream_id), no #END', async (t) => {
+      const a6 = join(dir, `${name}-a6.yaml`)
+      writeFileSync(
+        a6,
+        `version: "1"
+routes:
+  - id: "1"
+    uri: /a6/*
+    upstream_id: "u1"
+    plugins:
+      ext-plugin-post-req:
+        conf:
+          - name: tag
+            value: a6
+upstreams:
+  - id: "u1"
+    type: roundrobin
+    nodes:
+      "127.0.0.1:${b.port}": 1
+`,
+      )
+      const other = ext.gateway(a6)
+      const front = await mount(other)
+      t.teardown(async () => {
+        await front.close()
+        await other.close()
+      })
+      const res = await request(`${front.url}/a6/x`)
+      const body = (await res.body.json()) as { server: string; tag: string }
+      t.same([res.statusCode, body.server, body.tag], [200, 'b', 'a6'])
+    })
+
     await t.test('update() swaps a valid config', async (t) => {
       gw.update({
         routes: [{ id: 'only', uri: '/only', upstream: { type: 'roundrobin', nodes: { [`127.0.0.1:${b.port}`]: 1 } } }],
