@@ -83,8 +83,7 @@ async function handle(
     const read = await readBody(req)
     if (read.state === 'aborted') return void req.destroy()
     if (read.state === 'too-large') {
-      // the rest of the body is never read: the connection cannot be reused
-      res.once('finish', () => req.destroy())
+      res.once('finish', () => linger(req))
       return send(res, failure(400, tooLargeMessage(read.size)), true)
     }
     if (read.text.trim() !== '') {
@@ -123,6 +122,23 @@ async function handle(
 function emptyReply(name: string, method: string, id: string | undefined): Reply {
   if (method !== 'get') return failure(405, `not supported \`${method.toUpperCase()}\` method for ${name}: this gateway does not serve ${name}`)
   return id === undefined || id === '' ? reply(200, { total: 0, list: [] }) : KEY_NOT_FOUND
+}
+
+/**
+ * After refusing a body that was not read to its end: the rest is read and dropped (never
+ * kept) for a while before the socket is destroyed. Destroying at once makes the kernel answer
+ * the client's next bytes with a reset, which can discard the refusal before the client reads
+ * it (nginx's lingering close, for the same reason).
+ */
+function linger(req: IncomingMessage, ms = 2000, bytes = 8 * 1024 * 1024): void {
+  let dropped = 0
+  const timer = setTimeout(() => req.destroy(), ms).unref()
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length
+    if (dropped > bytes) req.destroy()
+  })
+  req.once('close', () => clearTimeout(timer))
+  req.resume()
 }
 
 function serial<T>(store: ConfigStore, task: () => Promise<T>): Promise<T> {

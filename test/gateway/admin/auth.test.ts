@@ -117,7 +117,9 @@ async function rawExchange(port: number, head: string, chunk: Buffer, maxChunks:
   for (let i = 0; i < maxChunks && answer === '' && !ended; i++) {
     const ok = socket.write(chunk)
     sent += chunk.length
-    if (!ok) await new Promise((resolve) => setTimeout(resolve, 2))
+    // wait for the server to take more, or to answer; read what came meanwhile
+    if (!ok) await new Promise((resolve) => (socket.once('drain', resolve), socket.once('data', resolve), socket.once('close', resolve)))
+    await new Promise((resolve) => setImmediate(resolve))
   }
   await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 2000))])
   socket.destroy()
