@@ -147,9 +147,14 @@ if (process.env.BENCH_PROFILE) {
   const session = new Session()
   session.connect()
   let running = false
+  // BENCH_PROFILE_HEAP=1: allocations instead (sampled every 256 bytes, garbage included).
+  const heap = process.env.BENCH_PROFILE_HEAP === '1'
   process.on('SIGUSR2', () => {
     running = !running
-    if (running) void session.post('Profiler.enable').then(() => session.post('Profiler.setSamplingInterval', { interval: 100 })).then(() => session.post('Profiler.start'))
+    if (heap) {
+      if (running) void session.post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
+      else void session.post('HeapProfiler.stopSampling').then(({ profile }) => writeFileSync(process.env.BENCH_PROFILE!, JSON.stringify(profile)))
+    } else if (running) void session.post('Profiler.enable').then(() => session.post('Profiler.setSamplingInterval', { interval: 100 })).then(() => session.post('Profiler.start'))
     else void session.post('Profiler.stop').then(({ profile }) => writeFileSync(process.env.BENCH_PROFILE!, JSON.stringify(profile)))
   })
 }
