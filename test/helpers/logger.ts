@@ -35,7 +35,9 @@ export function recordingLogger(onEntry?: (entry: LogEntry) => void): RecordingL
     info: log('info'),
     warn: log('warn'),
     error: log('error'),
-    at: (level) => entries.filter((e) => e.level === level).map((e) => e.message),
-    has: (level, text) => entries.some((e) => e.level === level && (typeof text === 'string' ? e.message.includes(text) : text.test(e.message))),
+    // Read from `lines`, so a test that empties `lines` starts these over too.
+    at: (level) => lines.filter((l) => l.startsWith(`${level} `)).map((l) => l.slice(level.length + 1)),
+    has: (level, text) =>
+      lines.some((l) => l.startsWith(`${level} `) && (typeof text === 'string' ? l.includes(text) : text.test(l.slice(level.length + 1)))),
   }
 }
