@@ -1,9 +1,11 @@
-// `npm run bench [-- --quick] [-- --only codec,rpc,http,scale]`: runs the benchmarks, prints
-// a table and writes bench/results.json (method and figures: BENCHMARKS.md).
+// `npm run bench [-- --quick] [-- --only codec,rpc,http,scale,diagnostics]`: runs the
+// benchmarks (all five by default), prints a table and writes bench/results.json (method
+// and figures: BENCHMARKS.md).
 import { writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { runCodec } from './codec.js'
+import { runDiagnostics } from './diagnostics.js'
 import { runHttp } from './http.js'
 import { runRpc } from './rpc.js'
 import { runScale } from './scale.js'
@@ -12,7 +14,7 @@ const args = process.argv.slice(2)
 const quick = args.includes('--quick')
 const onlyAt = args.indexOf('--only')
 const onlyArg = args.find((a) => a.startsWith('--only='))?.slice(7) ?? (onlyAt >= 0 ? args[onlyAt + 1] : undefined)
-const only = new Set((onlyArg ?? 'codec,rpc,http,scale').split(','))
+const only = new Set((onlyArg ?? 'codec,rpc,http,scale,diagnostics').split(','))
 const started = Date.now()
 const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a')
 
@@ -83,6 +85,14 @@ if (only.has('scale')) {
   const h = scale.held_body
   results.held_body_cost = h.cost_per_byte
   console.log(`  ${h.clients} concurrent ${h.body_mib} MiB bodies read by the runner (node:http): RSS ${fmt(h.before_mib, 1)} → peak ${fmt(h.peak_mib, 1)} MiB, ${fmt(h.cost_per_byte)}× the bytes in flight (target ≤ 2)`)
+}
+
+if (only.has('diagnostics')) {
+  const diagnostics = await runDiagnostics(quick)
+  results.diagnostics = diagnostics
+  console.log('\ndiagnostics (runner-call channel, HTTPReqCall to the TypeScript runner, sequential)   CPU µs/call   wall µs/call')
+  for (const v of diagnostics.variants) console.log(`  ${v.name.padEnd(84)} ${fmt(v.cpu_us).padStart(8)}   ${fmt(v.wall_us).padStart(8)}`)
+  console.log(`  extra CPU per call: no-op subscriber ${fmt(diagnostics.noop_extra_cpu_us)} µs, span subscriber ${fmt(diagnostics.span_extra_cpu_us)} µs; ext.stats() counting ${fmt(diagnostics.counting_ns, 1)} ns; the unsubscribed check ${fmt(diagnostics.unsubscribed_check_ns, 1)} ns`)
 }
 
 results.seconds = (Date.now() - started) / 1000
