@@ -82,14 +82,18 @@ export interface ExchangeInit {
 
 /** One pipeline's progress through one request. */
 export interface PipelineRun {
-  readonly ran: Set<PluginInstance>
+  readonly pipeline: Pipeline
+  /** The instances whose rewrite or access handler ran (a few: an array beats a Set). */
+  readonly ran: PluginInstance[]
   /** Set when a branch stage chose the rest of the run: the response-phase plugins to run instead. */
   response: readonly PluginInstance[] | undefined
 }
 
 /** What the engine keeps per request; maps are made on first use (most requests need none). */
 export interface EngineState {
-  /** Per pipeline: the instances whose rewrite or access handler ran, and a branch's response list. */
+  /** The first pipeline's run: the instances whose rewrite or access handler ran, and a branch's response list. */
+  firstRun: PipelineRun | undefined
+  /** The same for every further pipeline of the request (a global rule's, then a route's). */
   runs: Map<Pipeline, PipelineRun> | undefined
   /** Filter verdicts, evaluated once, when the plugin would first run. */
   filterVerdicts: Map<PluginInstance, boolean> | undefined
@@ -115,9 +119,11 @@ export class Exchange {
   /** Set for the response phase. */
   response: ExchangeResponse | undefined
   /** Per-request state for plugins, shared by all mounts of the request. Theirs alone. */
-  readonly ctx = new Map<string | symbol, unknown>()
+  get ctx(): Map<string | symbol, unknown> {
+    return (this.#ctx ??= new Map())
+  }
   /** The engine's own per-request state (never in `ctx`, which is the plugins'). */
-  readonly engine: EngineState = { runs: undefined, filterVerdicts: undefined, responsePatches: 'pending' }
+  readonly engine: EngineState = { firstRun: undefined, runs: undefined, filterVerdicts: undefined, responsePatches: 'pending' }
   /** The route being run: `route_id` and `route_name`. */
   routeId: string | undefined
   routeName: string | undefined
@@ -127,6 +133,7 @@ export class Exchange {
   upstreamHost: string | undefined
   readonly userVariables: VariableResolver | undefined
   readonly signal: AbortSignal | undefined
+  #ctx: Map<string | symbol, unknown> | undefined
   #query: string
   #args: Arg[] | undefined
   #uri: string | undefined

@@ -8,10 +8,14 @@ import type { PluginInstance, Pipeline, Stage } from './pipeline.js'
 import { toFinalResponse, type FinalResponse, type PluginResponse } from './plugin.js'
 import { prepareVariables } from './variables.js'
 
+// Most requests pass one pipeline: its run is kept inline, a Map only for the second on.
 function stateOf(exchange: Exchange, pipeline: Pipeline): PipelineRun {
-  const states = (exchange.engine.runs ??= new Map())
+  const engine = exchange.engine
+  if (engine.firstRun === undefined) return (engine.firstRun = { pipeline, ran: [], response: undefined })
+  if (engine.firstRun.pipeline === pipeline) return engine.firstRun
+  const states = (engine.runs ??= new Map())
   let state = states.get(pipeline)
-  if (state === undefined) states.set(pipeline, (state = { ran: new Set(), response: undefined }))
+  if (state === undefined) states.set(pipeline, (state = { pipeline, ran: [], response: undefined }))
   return state
 }
 
@@ -33,8 +37,9 @@ export async function runRequestPhases(pipeline: Pipeline, exchange: Exchange, l
       continue
     }
     for (const instance of stage.instances) {
-      if (!(await admitted(instance, exchange, logger))) continue
-      state.ran.add(instance)
+      // no filter, no await: most plugins have none
+      if (instance.filter !== undefined && !(await admitted(instance, exchange, logger))) continue
+      state.ran.push(instance)
       const result = await invoke(instance, stage.phase, exchange, logger)
       if (result !== undefined) return result
     }
@@ -63,8 +68,8 @@ function defaultStages(pipeline: Pipeline): readonly Stage[] {
 export async function runResponsePhase(pipeline: Pipeline, exchange: Exchange, logger: Logger, stopped: boolean): Promise<void> {
   const state = stateOf(exchange, pipeline)
   for (const instance of state.response ?? pipeline.phases.response) {
-    if (stopped && !state.ran.has(instance)) continue
-    if (!(await admitted(instance, exchange, logger))) continue
+    if (stopped && !state.ran.includes(instance)) continue
+    if (instance.filter !== undefined && !(await admitted(instance, exchange, logger))) continue
     const result = await invoke(instance, 'response', exchange, logger)
     if (result !== undefined) exchange.response = { status: result.status, headers: result.headers, body: result.body }
   }
@@ -98,6 +103,7 @@ async function invoke(
   return withErrorPage(response)
 }
 
+/** The plugin's `_meta.filter` verdict (called only for a plugin that has one). */
 async function admitted(instance: PluginInstance, exchange: Exchange, logger: Logger): Promise<boolean> {
   if (instance.filter === undefined) return true
   const verdicts = (exchange.engine.filterVerdicts ??= new Map())

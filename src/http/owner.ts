@@ -8,7 +8,7 @@
 // router's); they share this owner, so later mounts see earlier rewrites, and the response
 // phases run once the application answered, in mount order (global first, as APISIX runs
 // global rules first).
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import { IncomingMessage, type ServerResponse } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import { ErrorCode } from '../errors.js'
 import { errorFields } from '../logger.js'
@@ -39,19 +39,27 @@ export enum RequestStage {
   Sent = 'sent',
 }
 
-// On the request itself, under a symbol no one else knows: a WeakMap keyed by requests cost
-// more per request (a hash per request, and ephemerons for every collection to trace).
+// Where a request's owner is kept. On node:http's own request objects, under a symbol no one
+// else knows: a WeakMap entry costs more (a hash per request, and ephemerons for every
+// collection to trace). Not on a request whose prototype a framework swapped (Express does,
+// for every request): a new property on such an object takes V8's slow path, about 4 µs
+// here, where the WeakMap entry costs a few hundred ns. A request's prototype is swapped
+// before any middleware sees it, so one request always finds its owner in the same place.
 const OWNER = Symbol('apisix-ext-plugin request owner')
 type Owned = IncomingMessage & { [OWNER]?: RequestOwner }
+const ownersOfSwapped = new WeakMap<IncomingMessage, RequestOwner>()
 
 /** The request's owner, created on first use and shared with every mount the request passes. */
 export function ownerOf(ext: ExtPlugin, req: IncomingMessage, originalUrl: string, bodyHolder: ParsedBodyHolder | undefined): RequestOwner {
-  return ((req as Owned)[OWNER] ??= new RequestOwner(ext, req, originalUrl, bodyHolder))
+  if (Object.getPrototypeOf(req) === IncomingMessage.prototype) return ((req as Owned)[OWNER] ??= new RequestOwner(ext, req, originalUrl, bodyHolder))
+  let owner = ownersOfSwapped.get(req)
+  if (owner === undefined) ownersOfSwapped.set(req, (owner = new RequestOwner(ext, req, originalUrl, bodyHolder)))
+  return owner
 }
 
 /** The owner of a request, if this library has seen it. */
 export function existingOwner(req: IncomingMessage): RequestOwner | undefined {
-  return (req as Owned)[OWNER]
+  return Object.getPrototypeOf(req) === IncomingMessage.prototype ? (req as Owned)[OWNER] : ownersOfSwapped.get(req)
 }
 
 export class RequestOwner implements InterceptorOwner {

@@ -130,11 +130,14 @@ export class RunnerConnection {
   /** performance.now() when it went back to the pool. */
   idleSince = 0
   /**
-   * One timer per connection, re-armed with refresh() for each call (no allocation per
-   * call); when it fires it checks the current call's deadline and is a no-op when idle.
+   * One timer per connection, not touched per call: a pending timer that fires no later
+   * than the new call's deadline serves it too. When it fires it checks the current call's
+   * deadline and arms again for what is left; with no call it stops. (Arming or refreshing
+   * a timer per call was a timer-list insertion per request.)
    */
   #timer: NodeJS.Timeout | undefined
-  #timerDelay = -1
+  /** performance.now() at which the pending timer fires; -1 when none is pending. */
+  #timerDue = -1
   /** Called once when the socket is gone, so the pool can forget it. */
   onClose: ((connection: RunnerConnection) => void) | undefined
 
@@ -209,7 +212,7 @@ export class RunnerConnection {
         maxRounds: options.maxRounds,
         rounds: 0,
       }
-      this.#arm(Math.max(1, Math.ceil(options.deadline - performance.now())))
+      if (this.#timerDue < 0 || this.#timerDue > options.deadline) this.#arm(options.deadline)
       if (signal?.aborted) return onAbort!()
       signal?.addEventListener('abort', onAbort!, { once: true })
       this.#write(frame, 'send', messageTypeName(rpc))
@@ -227,27 +230,34 @@ export class RunnerConnection {
 
   destroy(reason?: ExtPluginError): void {
     if (this.#state === 'open') this.#state = 'broken'
-    clearTimeout(this.#timer)
+    this.#disarm()
     if (reason) this.#fail(reason)
     this.#socket.destroy()
   }
 
-  #arm(delay: number): void {
-    if (this.#timer !== undefined && this.#timerDelay === delay) {
-      this.#timer.refresh()
-      return
-    }
+  /**
+   * A timer that fires at `deadline` (performance.now() clock), or up to 1 ms before it:
+   * never after, so that the next call, whose deadline is later, finds it good enough.
+   */
+  #arm(deadline: number): void {
     clearTimeout(this.#timer)
-    this.#timerDelay = delay
+    const now = performance.now()
+    const delay = Math.max(1, Math.floor(deadline - now))
+    this.#timerDue = now + delay
     this.#timer = setTimeout(this.#onTimer, delay)
     this.#timer.unref() // a call in flight keeps the process alive through its socket
   }
 
+  #disarm(): void {
+    clearTimeout(this.#timer)
+    this.#timerDue = -1
+  }
+
   #onTimer = (): void => {
+    this.#timerDue = -1
     const call = this.#call
     if (call === undefined) return
-    const left = call.deadline - performance.now()
-    if (left > 1) this.#arm(Math.ceil(left))
+    if (call.deadline - performance.now() > 1) this.#arm(call.deadline)
     else this.#fail(this.#error(ErrorCode.TIMEOUT, 'receive', 'timeout'))
   }
 
@@ -409,7 +419,7 @@ export class RunnerConnection {
   #onClose(): void {
     this.#state = 'closed'
     this.#unaccount()
-    clearTimeout(this.#timer)
+    this.#disarm()
     if (this.#call !== undefined) {
       const err = this.#socketError
       const reset = err === undefined || peerClosed(err)
