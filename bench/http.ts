@@ -30,10 +30,14 @@ export interface HttpPair {
 /** Figures against the floor (issue 14): see BENCHMARKS.md for each definition. */
 export interface FloorFigures {
   readonly floor: HttpRun
+  /** The floor with the echo answering in two writes, as the Go runner v0.5.0 does. */
+  readonly floor_split: HttpRun
   readonly ts_runner: HttpRun
   readonly floor_ratio: number
   readonly http_vs_floor: number
   readonly overhead_vs_floor: number
+  /** overhead_vs_floor against the split-write floor: the Go runner's second write counted as the runner's. */
+  readonly overhead_vs_split_floor: number
   readonly post_resp_extra_vs_floor: number
   readonly express_extra_vs_floor: number
   readonly ts_runner_vs_go: number
@@ -125,6 +129,7 @@ const KiB = 1024
 const MAIN: Record<string, Target> = {
   'http bare': { framework: 'http', variant: 'bare', body: 12 },
   'http floor': { framework: 'http', variant: 'floor', body: 12 },
+  'http floor split': { framework: 'http', variant: 'floor-split', body: 12 },
   'http pre-req': { framework: 'http', variant: 'pre-req', body: 12 },
   'http pre-req ts': { framework: 'http', variant: 'pre-req-ts', body: 12 },
   'http bare 1 KiB': { framework: 'http', variant: 'bare', body: KiB },
@@ -154,6 +159,7 @@ export async function runHttp(quick: boolean): Promise<HttpResults> {
     pair('http pre-req', r['http bare']!, r['http pre-req']!),
     pair('http pre-req, ts runner', r['http bare']!, r['http pre-req ts']!),
     pair('http floor', r['http bare']!, r['http floor']!),
+    pair('http floor, split writes', r['http bare']!, r['http floor split']!),
     pair('http post-resp 1 KiB', r['http bare 1 KiB']!, r['http post-resp 1 KiB']!),
     pair('http post-resp 1 MiB', large['http bare 1 MiB']!, large['http post-resp 1 MiB']!),
   ]
@@ -169,10 +175,12 @@ export async function runHttp(quick: boolean): Promise<HttpResults> {
     pairs,
     floor: {
       floor,
+      floor_split: r['http floor split']!,
       ts_runner: r['http pre-req ts']!,
       floor_ratio: floor.req_per_s / bare.req_per_s,
       http_vs_floor: pre.req_per_s / floor.req_per_s,
       overhead_vs_floor: (cpu(pre) - cpu(bare)) / floorCost,
+      overhead_vs_split_floor: (cpu(pre) - cpu(bare)) / (cpu(r['http floor split']!) - cpu(bare)),
       post_resp_extra_vs_floor: postExtra / floorCost,
       express_extra_vs_floor: expressExtra / floorCost,
       ts_runner_vs_go: (r['http pre-req ts']!.runner_cpu_us ?? NaN) / (pre.runner_cpu_us ?? NaN),

@@ -53,8 +53,9 @@ if (only.has('http')) {
   results.express_ratio = http.find((p) => p.name === 'express pre-req')?.ratio
   results.koa_ratio = http.find((p) => p.name === 'koa pre-req')?.ratio
   results.http_ratio = http.find((p) => p.name === 'http pre-req')?.ratio
-  const { floor: floorRun, ts_runner: _ts, ...figures } = floor
+  const { floor: floorRun, floor_split: floorSplitRun, ts_runner: _ts, ...figures } = floor
   results.http_floor = floorRun
+  results.http_floor_split = floorSplitRun
   Object.assign(results, figures)
   console.log('\nhttp (autocannon, 10 connections)   bare req/s (p50/p99 ms)     with middleware req/s (p50/p99 ms)   ratio   CPU µs/request: server bare → with, runner')
   for (const p of http) {
@@ -70,6 +71,7 @@ if (only.has('http')) {
   row('floor_ratio (floor ÷ bare req/s)', figures.floor_ratio, '')
   row('http_vs_floor (no-op pre-req ÷ floor req/s)', figures.http_vs_floor, '≥ 0.85')
   row('overhead_vs_floor ((pre-req − bare) ÷ (floor − bare) server CPU)', figures.overhead_vs_floor, '≤ 1.3')
+  row('overhead_vs_split_floor (the same over the floor answered in two writes, as the Go runner)', figures.overhead_vs_split_floor, '')
   row('post_resp_extra_vs_floor (response phase, 1 KiB, over the request phase)', figures.post_resp_extra_vs_floor, '≤ 0.3')
   row('express_extra_vs_floor (Express adapter over the node:http adapter)', figures.express_extra_vs_floor, '≤ 0.3')
   row('ts_runner_vs_go (runner CPU per no-op call, ours ÷ Go)', figures.ts_runner_vs_go, '≤ 1')

@@ -1,10 +1,11 @@
 // A benchmark target, run as its own process: `server.ts <framework> <variant> [bodyBytes]`.
-// framework: express | koa | http; variant: bare | floor | pre-req | pre-req-ts | post-resp |
+// framework: express | koa | http; variant: bare | floor | floor-split | pre-req | pre-req-ts | post-resp |
 // read-body (the TypeScript runner reads each request body). It prints the port.
 //
 // `floor` (node:http only) is bare plus one raw round trip per request to bench/go-echo
 // with a frame the size of the HTTPReqCall this request would send: the least a runner
-// call can cost, measured beside the middleware in the same rounds.
+// call can cost, measured beside the middleware in the same rounds. `floor-split`: the same,
+// the echo answering in two writes (header, then payload) as the Go runner v0.5.0 does.
 //
 // BENCH_SOURCE=src runs the TypeScript sources (through tsx) instead of the compiled
 // package, so that a change can be measured without rebuilding dist/; BENCH_DIST=<dir>
@@ -39,6 +40,7 @@ const noop = [{ name: 'noop', value: '{}' }]
 const routes: Record<string, RouteConfig | undefined> = {
   bare: undefined,
   floor: undefined,
+  'floor-split': undefined,
   'pre-req': { plugins: { 'ext-plugin-pre-req': { conf: noop } } },
   'pre-req-ts': { plugins: { 'ext-plugin-pre-req': { conf: noop } } },
   'post-resp': { plugins: { 'ext-plugin-post-resp': { conf: noop } } },
@@ -84,9 +86,10 @@ class Echo {
   }
 }
 
-async function startEcho(): Promise<Echo> {
+async function startEcho(split: boolean): Promise<Echo> {
   const path = join(mkdtempSync(join(tmpdir(), 'bench-echo-')), 'echo.sock')
-  const child = spawn(GO_ECHO, [], { env: { ...process.env, APISIX_LISTEN_ADDRESS: `unix:${path}` }, stdio: 'ignore' })
+  const env = { ...process.env, APISIX_LISTEN_ADDRESS: `unix:${path}`, ...(split ? { ECHO_SPLIT_WRITES: '1' } : {}) }
+  const child = spawn(GO_ECHO, [], { env, stdio: 'ignore' })
   process.once('exit', () => child.kill('SIGKILL'))
   for (let i = 0; i < 200; i++) {
     const ok = await new Promise<boolean>((resolve) => {
@@ -101,7 +104,7 @@ async function startEcho(): Promise<Echo> {
   }
   return new Echo(path)
 }
-const echo = variant === 'floor' ? await startEcho() : undefined
+const echo = variant === 'floor' || variant === 'floor-split' ? await startEcho(variant === 'floor-split') : undefined
 
 let server: http.Server
 if (framework === 'express') {

@@ -1,6 +1,6 @@
 // Command go-echo is the baseline of the RPC benchmark: a Unix-socket server that reads
 // frames exactly as a Plugin Runner does (4-byte header, then the payload) and writes each
-// one straight back. The distance between it and a real runner call is the protocol's own
+// one straight back (in one write, or in two: ECHO_SPLIT_WRITES). The distance between it and a real runner call is the protocol's own
 // cost: decoding, the plugin, encoding, our client.
 package main
 
@@ -30,6 +30,10 @@ func main() {
 	}
 }
 
+// ECHO_SPLIT_WRITES=1: each frame goes back in two writes, header then payload, as the Go
+// runner writes its answers; the reader wakes up twice per answer when they arrive apart.
+var split = os.Getenv("ECHO_SPLIT_WRITES") == "1"
+
 func serve(conn net.Conn) {
 	defer conn.Close()
 	buf := make([]byte, 64*1024)
@@ -44,7 +48,15 @@ func serve(conn net.Conn) {
 		if _, err := io.ReadFull(conn, buf[4:4+n]); err != nil {
 			return
 		}
-		if _, err := conn.Write(buf[:4+n]); err != nil {
+		if split {
+			// as the Go runner v0.5.0 answers: the header, then the payload, in two writes
+			if _, err := conn.Write(buf[:4]); err != nil {
+				return
+			}
+			if _, err := conn.Write(buf[4 : 4+n]); err != nil {
+				return
+			}
+		} else if _, err := conn.Write(buf[:4+n]); err != nil {
 			return
 		}
 	}
