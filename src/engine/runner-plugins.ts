@@ -115,7 +115,8 @@ export function runnerPlugins(access: RunnerAccess): Array<Plugin<ExtPluginConf,
       const client = requireClient(access)
       answer = await client.httpRespCall(
         conf.runner,
-        { status: response.status, headers: [...response.headers].map(([name, value]) => ({ name, value })) },
+        // the lines encoded where they are, in the application's case
+        { status: response.status, headers: { lines: response.headers.raw } },
         extraInfoOf(exchange, access.logger, true),
         { signal: exchange.signal },
       )

@@ -13,7 +13,6 @@ import {
   decodeHTTPReqCallResponse,
   decodeHTTPRespCallResponse,
   decodePrepareConfResponse,
-  encodeHTTPRespCallRequest,
   encodePrepareConfRequest,
   CALL_ID_WRAP,
   binaryToUtf8,
@@ -21,13 +20,13 @@ import {
   type DecodedHTTPReqCallResponse,
   type DecodedTextEntry,
   type HTTPReqCallRequest,
-  type HTTPRespCallRequest,
   type HTTPRespCallResponse,
   type TextEntry,
 } from '../protocol/index.js'
 import type { RunnerConnection } from './connection.js'
 import { emptyExtraInfo, type ExtraInfoSource } from './extra-info.js'
 import { encodeReqCall } from '../protocol/messages/req-call-writer.js'
+import { encodeRespCall, type RespCallFields } from '../protocol/messages/resp-call-writer.js'
 import { ConnectionPool, type PoolStats } from './pool.js'
 import { TokenCache } from './token-cache.js'
 
@@ -82,7 +81,7 @@ export interface CallSettings {
 }
 
 export type ReqCallRequest = Omit<HTTPReqCallRequest, 'id' | 'confToken'>
-export type RespCallRequest = Omit<HTTPRespCallRequest, 'id' | 'confToken'>
+export type RespCallRequest = RespCallFields
 
 /** APISIX makes at most 3 attempts, all but the last ending in `conf token not found`. */
 const MAX_ATTEMPTS = 3
@@ -280,7 +279,7 @@ export class RunnerClient {
             this.#called(phase, reqCallOutcome(reply), started, trace)
             return reply
           }
-          const frame = encodeFor(rpc, () => encodeHTTPRespCallRequest({ ...(message as RespCallRequest), id, confToken: token }))
+          const frame = encodeFor(rpc, () => encodeRespCall(message as RespCallRequest, id, token))
           const reply = await this.#exchange(rpc, frame, extra, settings, decodeHTTPRespCallResponse, id, trace, now)
           this.#called(phase, respCallOutcome(reply), started, trace)
           return reply

@@ -4,6 +4,7 @@
 import * as flatbuffers from 'flatbuffers'
 import t from 'tap'
 import * as P from '../../src/protocol/index.js'
+import { encodeRespCall } from '../../src/protocol/messages/resp-call-writer.js'
 import { TextEntry as GenTextEntry } from '../../src/protocol/gen/a6/text-entry.js'
 import { Req as GenPrepareReq } from '../../src/protocol/gen/a6/prepare-conf/req.js'
 import { Req as GenReqCallReq } from '../../src/protocol/gen/a6/httpreq-call/req.js'
@@ -172,6 +173,23 @@ t.test('HTTPRespCall', async (t) => {
   t.equal(g.status(), 201)
   t.equal(g.confToken(), 11)
   t.equal(g.headers(0)!.name(), 'Content-Type')
+
+  // as the response phase sends them: the response's header lines, their case kept
+  const lines = ['Content-Type', 'text/plain', 'X-Odd', odd, 'set-cookie', 'a=1', 'Set-Cookie', 'b=2']
+  const fromLines = bytesOf(encodeRespCall({ status: 200, headers: { lines } }, 7, 12), P.MessageType.RPC_HTTP_RESP_CALL)
+  t.same(P.decodeHTTPRespCallRequest(fromLines), {
+    id: 7, status: 200, confToken: 12,
+    headers: [{ name: 'Content-Type', value: 'text/plain' }, { name: 'X-Odd', value: odd }, { name: 'set-cookie', value: 'a=1' }, { name: 'Set-Cookie', value: 'b=2' }],
+  })
+  const gl = GenRespCallReq.getRootAsReq(bb(fromLines))
+  t.equal(gl.id(), 7)
+  t.equal(gl.headersLength(), 4)
+  t.equal(bin(gl.headers(1)!.value(U8)), odd, 'bytes kept')
+  t.equal(gl.headers(3)!.name(), 'Set-Cookie', 'case kept')
+  // entries without a value, and none at all
+  const nameOnly = bytesOf(P.encodeHTTPRespCallRequest({ id: 1, status: 0, headers: [{ name: 'x-empty', value: undefined }], confToken: 0 }), 4)
+  t.equal(GenRespCallReq.getRootAsReq(bb(nameOnly)).headers(0)!.value(), null)
+  t.same(P.decodeHTTPRespCallRequest(bytesOf(P.encodeHTTPRespCallRequest({ id: 0, status: 0, headers: [], confToken: 0 }), 4)), { id: 0, status: 0, headers: [], confToken: 0 })
 
   const resp = { id: 5, status: 418, headers: entries, body: Buffer.from([0, 1, 2]) }
   const rp = bytesOf(P.encodeHTTPRespCallResponse(resp), 4)

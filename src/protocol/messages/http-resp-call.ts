@@ -4,6 +4,7 @@ import type { DecodedTextEntry, TextEntry } from '../bytes.js'
 import { MessageType } from '../constants.js'
 import { FlatReader } from '../flat-reader.js'
 import { FlatWriter, entriesSize } from '../flat-writer.js'
+import { encodeRespCall } from './resp-call-writer.js'
 
 export interface HTTPRespCallRequest<E extends TextEntry = TextEntry> {
   readonly id: number
@@ -24,15 +25,9 @@ export interface HTTPRespCallResponse<E extends TextEntry = TextEntry> {
   readonly body?: Uint8Array | undefined
 }
 
+/** The whole frame, in one pass (see resp-call-writer.ts). */
 export function encodeHTTPRespCallRequest(request: HTTPRespCallRequest): Buffer {
-  const w = new FlatWriter(64 + entriesSize(request.headers))
-  const headers = w.textEntries(request.headers)
-  w.startTable(4)
-  w.addU32(0, request.id)
-  w.addU16(1, request.status)
-  w.addU32(3, request.confToken)
-  w.addOffset(2, headers)
-  return w.finish(w.endTable(), MessageType.RPC_HTTP_RESP_CALL)
+  return encodeRespCall(request, request.id, request.confToken)
 }
 
 export function decodeHTTPRespCallRequest(payload: Buffer): HTTPRespCallRequest<DecodedTextEntry> {
