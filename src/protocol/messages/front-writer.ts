@@ -22,9 +22,9 @@ export interface HeaderLines {
 }
 
 /** A TextEntry vtable with a value: table = [soffset, value, name]. */
-export const ENTRY_VTABLE_FULL = 8
+const ENTRY_VTABLE_FULL = 8
 /** A TextEntry vtable without one: table = [soffset, name] (2 bytes of padding). */
-export const ENTRY_VTABLE_NAME_ONLY = 8
+const ENTRY_VTABLE_NAME_ONLY = 8
 
 export const pad4 = (n: number): number => (n + 3) & ~3
 export const stringSize = (length: number): number => pad4(4 + length + 1)
@@ -56,11 +56,30 @@ export function position(): number {
   return at - FRAME_HEADER_LENGTH
 }
 
-/** The two TextEntry vtables, with a value then name only, at the cursor. */
-export function entryVtables(): void {
+/** Bytes of what `preamble(vtable)` writes. */
+export function preambleSize(vtable: readonly number[]): number {
+  return 4 + pad4(2 * vtable.length) + ENTRY_VTABLE_FULL + ENTRY_VTABLE_NAME_ONLY
+}
+
+/**
+ * What every hot-path message starts with: the root uoffset, the message's vtable (its
+ * u16s, padded to 4), then the two TextEntry vtables, with a value and name only. Returns
+ * the position of the message's table, which follows; see fullVtable() and nameVtable().
+ */
+export function preamble(vtable: readonly number[]): number {
+  const table = preambleSize(vtable)
+  u32(table)
+  for (let i = 0; i < vtable.length; i++) u16(vtable[i]!)
+  zeros(pad4(2 * vtable.length) - 2 * vtable.length)
   u16(8), u16(12), u16(8), u16(4)
   u16(6), u16(8), u16(4), u16(0)
+  return table
 }
+
+/** Where preamble() put the TextEntry vtable with a value, given the table's position. */
+export const fullVtable = (table: number): number => table - ENTRY_VTABLE_NAME_ONLY - ENTRY_VTABLE_FULL
+/** Where preamble() put the TextEntry vtable with a name only. */
+export const nameVtable = (table: number): number => table - ENTRY_VTABLE_NAME_ONLY
 
 export function u8(value: number): void {
   out[at++] = value

@@ -10,18 +10,18 @@
 import type { TextEntry, WireText } from '../bytes.js'
 import { FRAME_HEADER_LENGTH, MessageType } from '../constants.js'
 import {
-  ENTRY_VTABLE_FULL,
-  ENTRY_VTABLE_NAME_ONLY,
   beginFrame,
   bytes,
   endFrame,
   entriesSize,
-  entryVtables,
+  fullVtable,
   linesSize,
+  nameVtable,
   pad4,
+  preamble,
+  preambleSize,
   string,
   stringSize,
-  u16,
   u32,
   u8,
   writeEntries,
@@ -40,12 +40,9 @@ export interface ReqCallFields {
   readonly headers: readonly TextEntry[] | HeaderLines
 }
 
-const REQ_VTABLE_PADDED = 20 // 4 + 2 * 7 = 18 bytes, padded
 const REQ_TABLE = 4 + 4 + 4 + 4 + 4 + 4 + 4 + 4 // soffset, id, token, src_ip, path, args, headers, method(+3 pad)
-
-// vtable size, table size, then the table offset of id, src_ip, method, path, args, headers,
-// conf_token, and two bytes of padding
-const REQ_VTABLE_FIELDS = [4 + 2 * 7, REQ_TABLE, 4, 12, 28, 16, 20, 24, 8, 0]
+// vtable size, table size, then the table offset of id, src_ip, method, path, args, headers, conf_token
+const REQ_VTABLE = [4 + 2 * 7, REQ_TABLE, 4, 12, 28, 16, 20, 24, 8]
 
 export function encodeReqCall(req: ReqCallFields, id: number, confToken: number): Buffer {
   const headers = req.headers
@@ -53,27 +50,19 @@ export function encodeReqCall(req: ReqCallFields, id: number, confToken: number)
   const host = 'lines' in headers ? headers.host : undefined
 
   // Pass 1: the exact size.
-  let size = FRAME_HEADER_LENGTH + 4 + REQ_VTABLE_PADDED + ENTRY_VTABLE_FULL + ENTRY_VTABLE_NAME_ONLY + REQ_TABLE
+  let size = FRAME_HEADER_LENGTH + preambleSize(REQ_VTABLE) + REQ_TABLE
   size += stringSize(req.path.length) + pad4(4 + req.srcIp.length)
   size += entriesSize(req.args)
   size += lines === undefined ? entriesSize(headers as readonly TextEntry[]) : linesSize(lines, host)
 
+  // Pass 2: every byte in order. Positions are relative to the payload (byte 4 of the frame).
   const buf = beginFrame(MessageType.RPC_HTTP_REQ_CALL, size)
-  // Positions below are relative to the payload (byte 4 of the frame).
-  const reqVtable = 4
-  const fullVtable = reqVtable + REQ_VTABLE_PADDED
-  const nameVtable = fullVtable + ENTRY_VTABLE_FULL
-  const table = nameVtable + ENTRY_VTABLE_NAME_ONLY
-
-  u32(table) // root
-  for (let i = 0; i < REQ_VTABLE_FIELDS.length; i++) u16(REQ_VTABLE_FIELDS[i]!)
-  entryVtables()
-
+  const table = preamble(REQ_VTABLE)
   const path = table + REQ_TABLE
   const srcIp = path + stringSize(req.path.length)
   const args = srcIp + pad4(4 + req.srcIp.length)
   const headersAt = args + entriesSize(req.args)
-  u32(table - reqVtable)
+  u32(table - 4) // soffset back to the Req vtable, right after the root
   u32(id)
   u32(confToken)
   u32(srcIp - (table + 12))
@@ -87,9 +76,9 @@ export function encodeReqCall(req: ReqCallFields, id: number, confToken: number)
   bytes(req.srcIp)
   zeros(pad4(req.srcIp.length) - req.srcIp.length)
 
-  writeEntries(req.args, fullVtable, nameVtable)
-  if (lines === undefined) writeEntries(headers as readonly TextEntry[], fullVtable, nameVtable)
-  else writeLines(lines, host, fullVtable, true)
+  writeEntries(req.args, fullVtable(table), nameVtable(table))
+  if (lines === undefined) writeEntries(headers as readonly TextEntry[], fullVtable(table), nameVtable(table))
+  else writeLines(lines, host, fullVtable(table), true)
   endFrame()
   return buf
 }

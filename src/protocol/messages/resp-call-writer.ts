@@ -9,13 +9,14 @@
 import type { TextEntry } from '../bytes.js'
 import { FRAME_HEADER_LENGTH, MessageType } from '../constants.js'
 import {
-  ENTRY_VTABLE_FULL,
-  ENTRY_VTABLE_NAME_ONLY,
   beginFrame,
   endFrame,
   entriesSize,
-  entryVtables,
+  fullVtable,
   linesSize,
+  nameVtable,
+  preamble,
+  preambleSize,
   u16,
   u32,
   writeEntries,
@@ -29,35 +30,27 @@ export interface RespCallFields {
   readonly headers: readonly TextEntry[] | HeaderLines
 }
 
-const REQ_VTABLE = 4 + 2 * 4 // 12 bytes
 const REQ_TABLE = 4 + 4 + 4 + 4 + 4 // soffset, id, conf_token, headers, status(+2 pad)
 // vtable size, table size, then the table offset of id, status, headers, conf_token
-const REQ_VTABLE_FIELDS = [REQ_VTABLE, REQ_TABLE, 4, 16, 12, 8]
+const REQ_VTABLE = [4 + 2 * 4, REQ_TABLE, 4, 16, 12, 8]
 
 export function encodeRespCall(resp: RespCallFields, id: number, confToken: number): Buffer {
   const headers = resp.headers
   const lines = 'lines' in headers ? headers.lines : undefined
   const size =
-    FRAME_HEADER_LENGTH + 4 + REQ_VTABLE + ENTRY_VTABLE_FULL + ENTRY_VTABLE_NAME_ONLY + REQ_TABLE +
+    FRAME_HEADER_LENGTH + preambleSize(REQ_VTABLE) + REQ_TABLE +
     (lines === undefined ? entriesSize(headers as readonly TextEntry[]) : linesSize(lines, undefined))
 
   const buf = beginFrame(MessageType.RPC_HTTP_RESP_CALL, size)
-  const reqVtable = 4
-  const fullVtable = reqVtable + REQ_VTABLE
-  const nameVtable = fullVtable + ENTRY_VTABLE_FULL
-  const table = nameVtable + ENTRY_VTABLE_NAME_ONLY
-
-  u32(table) // root
-  for (let i = 0; i < REQ_VTABLE_FIELDS.length; i++) u16(REQ_VTABLE_FIELDS[i]!)
-  entryVtables()
-  u32(table - reqVtable)
+  const table = preamble(REQ_VTABLE)
+  u32(table - 4) // soffset back to the Req vtable, right after the root
   u32(id)
   u32(confToken)
   u32(REQ_TABLE - 12) // headers: the vector right after the table
   u16(resp.status), u16(0)
 
-  if (lines === undefined) writeEntries(headers as readonly TextEntry[], fullVtable, nameVtable)
-  else writeLines(lines, undefined, fullVtable, false)
+  if (lines === undefined) writeEntries(headers as readonly TextEntry[], fullVtable(table), nameVtable(table))
+  else writeLines(lines, undefined, fullVtable(table), false)
   endFrame()
   return buf
 }
