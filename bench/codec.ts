@@ -7,6 +7,8 @@ import { Resp as GenResp } from '../src/protocol/gen/a6/httpreq-call/resp.js'
 import { Stop as GenStop } from '../src/protocol/gen/a6/httpreq-call/stop.js'
 import { Rewrite as GenRewrite } from '../src/protocol/gen/a6/httpreq-call/rewrite.js'
 import { TextEntry as GenTextEntry } from '../src/protocol/gen/a6/text-entry.js'
+import { Req as GenRespReq } from '../src/protocol/gen/a6/httpresp-call/req.js'
+import { encodeRespCall } from '../src/protocol/messages/resp-call-writer.js'
 import { reqCall, reqCallLines } from './fixtures.js'
 import { measure } from './measure.js'
 
@@ -36,6 +38,34 @@ function naiveEncode(req: P.HTTPReqCallRequest): Uint8Array {
   GenReq.addMethod(b, req.method)
   b.finish(GenReq.endReq(b))
   return P.encodeFrame(P.MessageType.RPC_HTTP_REQ_CALL, b.asUint8Array())
+}
+
+// A response as an application sends one, as the response phase holds it.
+const responseLines = [
+  'Content-Type', 'application/json; charset=utf-8', 'Content-Length', '1024', 'Date', 'Thu, 03 Dec 2026 09:00:00 GMT',
+  'Cache-Control', 'no-store', 'X-Request-Id', '5f0c2a9e-8d1b-4c3e-9f6a-0b7d2e4c1a38', 'Set-Cookie', 'session=abc123; Path=/; HttpOnly',
+  'Vary', 'Accept-Encoding', 'Connection', 'keep-alive',
+]
+
+function naiveRespEncode(lines: readonly string[]): Uint8Array {
+  const b = new flatbuffers.Builder(1024)
+  const entries: number[] = []
+  for (let i = 0; i < lines.length; i += 2) {
+    const name = b.createString(lines[i]!)
+    const value = b.createString(lines[i + 1]!)
+    GenTextEntry.startTextEntry(b)
+    GenTextEntry.addName(b, name)
+    GenTextEntry.addValue(b, value)
+    entries.push(GenTextEntry.endTextEntry(b))
+  }
+  const headers = GenRespReq.createHeadersVector(b, entries)
+  GenRespReq.startReq(b)
+  GenRespReq.addId(b, 1)
+  GenRespReq.addStatus(b, 200)
+  GenRespReq.addHeaders(b, headers)
+  GenRespReq.addConfToken(b, 1)
+  b.finish(GenRespReq.endReq(b))
+  return P.encodeFrame(P.MessageType.RPC_HTTP_RESP_CALL, b.asUint8Array())
 }
 
 const stopPayload = P.encodeHTTPReqCallResponse({
@@ -104,6 +134,11 @@ export async function runCodec(quick: boolean): Promise<CodecResult[]> {
       'encode HTTPReqCall (12 headers as entries, 3 args)',
       () => void (sink += P.encodeHTTPReqCallRequest(reqCall).length),
       () => void (sink += naiveEncode(reqCall).length),
+    ],
+    [
+      'encode HTTPRespCall (8 response header lines)',
+      () => void (sink += encodeRespCall({ status: 200, headers: { lines: responseLines } }, 1, 1).length),
+      () => void (sink += naiveRespEncode(responseLines).length),
     ],
     [
       'decode Stop',
