@@ -38,6 +38,12 @@ export interface FloorFigures {
   readonly overhead_vs_floor: number
   /** overhead_vs_floor against the split-write floor: the Go runner's second write counted as the runner's. */
   readonly overhead_vs_split_floor: number
+  /** Express with the same raw round trip in a middleware: what one round trip costs an Express server. */
+  readonly express_floor: HttpRun
+  /** (Express pre-req − Express bare) ÷ (Express floor − Express bare): Express's overhead_vs_floor. */
+  readonly express_overhead_vs_express_floor: number
+  /** express_extra_vs_floor with each adapter measured over its own floor: ((Express pre-req − Express floor) − (pre-req − floor)) ÷ (floor − bare). */
+  readonly express_extra_over_own_floor: number
   readonly post_resp_extra_vs_floor: number
   readonly express_extra_vs_floor: number
   readonly ts_runner_vs_go: number
@@ -136,6 +142,7 @@ const MAIN: Record<string, Target> = {
   'http post-resp 1 KiB': { framework: 'http', variant: 'post-resp', body: KiB },
   'express bare': { framework: 'express', variant: 'bare', body: 12 },
   'express pre-req': { framework: 'express', variant: 'pre-req', body: 12 },
+  'express floor': { framework: 'express', variant: 'floor', body: 12 },
   'koa bare': { framework: 'koa', variant: 'bare', body: 12 },
   'koa pre-req': { framework: 'koa', variant: 'pre-req', body: 12 },
 }
@@ -155,6 +162,7 @@ export async function runHttp(quick: boolean): Promise<HttpResults> {
   const pair = (name: string, bare: HttpRun, ext: HttpRun): HttpPair => ({ name, bare, ext, ratio: ext.req_per_s / bare.req_per_s })
   const pairs = [
     pair('express pre-req', r['express bare']!, r['express pre-req']!),
+    pair('express floor', r['express bare']!, r['express floor']!),
     pair('koa pre-req', r['koa bare']!, r['koa pre-req']!),
     pair('http pre-req', r['http bare']!, r['http pre-req']!),
     pair('http pre-req, ts runner', r['http bare']!, r['http pre-req ts']!),
@@ -171,6 +179,8 @@ export async function runHttp(quick: boolean): Promise<HttpResults> {
   // request phase costs over its bare twin, both for one runner call.
   const postExtra = cpu(r['http post-resp 1 KiB']!) - cpu(r['http bare 1 KiB']!) - (cpu(pre) - cpu(bare))
   const expressExtra = cpu(r['express pre-req']!) - cpu(r['express bare']!) - (cpu(pre) - cpu(bare))
+  const expressFloor = r['express floor']!
+  const expressOverOwnFloor = cpu(r['express pre-req']!) - cpu(expressFloor) - (cpu(pre) - cpu(floor))
   return {
     pairs,
     floor: {
@@ -183,6 +193,9 @@ export async function runHttp(quick: boolean): Promise<HttpResults> {
       overhead_vs_split_floor: (cpu(pre) - cpu(bare)) / (cpu(r['http floor split']!) - cpu(bare)),
       post_resp_extra_vs_floor: postExtra / floorCost,
       express_extra_vs_floor: expressExtra / floorCost,
+      express_floor: expressFloor,
+      express_overhead_vs_express_floor: (cpu(r['express pre-req']!) - cpu(r['express bare']!)) / (cpu(expressFloor) - cpu(r['express bare']!)),
+      express_extra_over_own_floor: expressOverOwnFloor / floorCost,
       ts_runner_vs_go: (r['http pre-req ts']!.runner_cpu_us ?? NaN) / (pre.runner_cpu_us ?? NaN),
     },
   }

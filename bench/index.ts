@@ -53,9 +53,10 @@ if (only.has('http')) {
   results.express_ratio = http.find((p) => p.name === 'express pre-req')?.ratio
   results.koa_ratio = http.find((p) => p.name === 'koa pre-req')?.ratio
   results.http_ratio = http.find((p) => p.name === 'http pre-req')?.ratio
-  const { floor: floorRun, floor_split: floorSplitRun, ts_runner: _ts, ...figures } = floor
+  const { floor: floorRun, floor_split: floorSplitRun, express_floor: expressFloorRun, ts_runner: _ts, ...figures } = floor
   results.http_floor = floorRun
   results.http_floor_split = floorSplitRun
+  results.express_floor = expressFloorRun
   Object.assign(results, figures)
   console.log('\nhttp (autocannon, 10 connections)   bare req/s (p50/p99 ms)     with middleware req/s (p50/p99 ms)   ratio   CPU µs/request: server bare → with, runner')
   for (const p of http) {
@@ -74,6 +75,8 @@ if (only.has('http')) {
   row('overhead_vs_split_floor (the same over the floor answered in two writes, as the Go runner)', figures.overhead_vs_split_floor, '')
   row('post_resp_extra_vs_floor (response phase, 1 KiB, over the request phase)', figures.post_resp_extra_vs_floor, '≤ 0.3')
   row('express_extra_vs_floor (Express adapter over the node:http adapter)', figures.express_extra_vs_floor, '≤ 0.3')
+  row('express_overhead_vs_express_floor (Express: (pre-req − bare) ÷ (Express floor − bare))', figures.express_overhead_vs_express_floor, '')
+  row('express_extra_over_own_floor (each adapter over its own floor, ÷ (floor − bare))', figures.express_extra_over_own_floor, '')
   row('ts_runner_vs_go (runner CPU per no-op call, ours ÷ Go)', figures.ts_runner_vs_go, '≤ 1')
 }
 

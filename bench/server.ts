@@ -2,7 +2,7 @@
 // framework: express | koa | http; variant: bare | floor | floor-split | pre-req | pre-req-ts | post-resp |
 // read-body (the TypeScript runner reads each request body). It prints the port.
 //
-// `floor` (node:http only) is bare plus one raw round trip per request to bench/go-echo
+// `floor` (node:http and Express) is bare plus one raw round trip per request to bench/go-echo
 // with a frame the size of the HTTPReqCall this request would send: the least a runner
 // call can cost, measured beside the middleware in the same rounds. `floor-split`: the same,
 // the echo answering in two writes (header, then payload) as the Go runner v0.5.0 does.
@@ -111,6 +111,8 @@ if (framework === 'express') {
   const app = express()
   app.set('etag', false)
   if (route) app.use(expressExt(plugin!, route))
+  // Express's floor: the same raw round trip in a middleware, before the route
+  if (echo) app.use((req, _res, next) => void echo.roundTrip(req).then(() => next()))
   app.get('/', (_req, res) => res.type('text/plain').send(body))
   app.post('/', (req, res) => {
     req.resume()
