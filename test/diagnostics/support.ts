@@ -12,6 +12,7 @@ import { withExtPlugin } from '../../adapters/http.js'
 import type { RouteConfig } from '../../src/config/schemas.js'
 import { createExtPlugin, type ExtPlugin } from '../../src/ext-plugin.js'
 import { createRunner, definePlugin, type Runner } from '../../src/runner-server/index.js'
+import { pairSockets } from '../helpers/socket-pair.js'
 
 /** Runner plugins covering every outcome: ok (with ExtraInfo rounds), stop, rewrite, a runner error. */
 export const runnerPlugins = [
@@ -127,7 +128,7 @@ async function listenRelay(path: string, target: string, traffic: Traffic): Prom
   const sockets = new Set<Socket>()
   const server = createNetServer((client) => {
     const upstream = connect({ path: target })
-    sockets.add(client).add(upstream)
+    pairSockets(sockets, client, upstream)
     client.on('data', (chunk: Buffer) => {
       traffic.toRunner += chunk.length
       upstream.write(chunk)
@@ -136,14 +137,6 @@ async function listenRelay(path: string, target: string, traffic: Traffic): Prom
       traffic.fromRunner += chunk.length
       client.write(chunk)
     })
-    const end = (): void => {
-      client.destroy()
-      upstream.destroy()
-      sockets.delete(client)
-      sockets.delete(upstream)
-    }
-    client.on('close', end).on('error', end)
-    upstream.on('close', end).on('error', end)
   })
   const close = server.close.bind(server)
   server.close = (callback) => {

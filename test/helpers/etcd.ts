@@ -8,6 +8,7 @@ import { connect, createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
+import { pairSockets } from './socket-pair.js'
 
 export interface EtcdServer {
   /** `http://127.0.0.1:<port>`, for the gateway's `hosts`. */
@@ -137,15 +138,7 @@ export async function etcdProxy(target: string): Promise<EtcdProxy> {
   const server = createServer((client) => {
     if (blocked) return void client.destroy()
     const upstream = connect(Number(port), hostname)
-    sockets.add(client).add(upstream)
-    const drop = (): void => {
-      client.destroy()
-      upstream.destroy()
-      sockets.delete(client)
-      sockets.delete(upstream)
-    }
-    client.on('error', drop).on('close', drop)
-    upstream.on('error', drop).on('close', drop)
+    pairSockets(sockets, client, upstream)
     client.pipe(upstream)
     upstream.pipe(client)
   })
