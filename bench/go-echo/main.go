@@ -1,7 +1,8 @@
 // Command go-echo is the baseline of the RPC benchmark: a Unix-socket server that reads
 // frames exactly as a Plugin Runner does (4-byte header, then the payload) and writes each
-// one straight back (in one write, or in two: ECHO_SPLIT_WRITES). The distance between it and a real runner call is the protocol's own
-// cost: decoding, the plugin, encoding, our client.
+// one straight back (in one write, or in two: ECHO_SPLIT_WRITES). The distance between it
+// and a real runner call is the protocol's own cost: decoding, the plugin, encoding, our
+// client.
 package main
 
 import (

@@ -4,6 +4,7 @@
 import { errorFields, type Logger } from '../logger.js'
 import { withErrorPage } from './error-page.js'
 import type { Exchange, PipelineRun } from './exchange.js'
+import type { CompiledFilter } from '../expr/index.js'
 import type { PluginInstance, Pipeline, Stage } from './pipeline.js'
 import { toFinalResponse, type FinalResponse, type PluginResponse } from './plugin.js'
 import { prepareVariables } from './variables.js'
@@ -38,7 +39,7 @@ export async function runRequestPhases(pipeline: Pipeline, exchange: Exchange, l
     }
     for (const instance of stage.instances) {
       // no filter, no await: most plugins have none
-      if (instance.filter !== undefined && !(await admitted(instance, exchange, logger))) continue
+      if (instance.filter !== undefined && !(await admitted(instance, instance.filter, exchange, logger))) continue
       state.ran.push(instance)
       const result = await invoke(instance, stage.phase, exchange, logger)
       if (result !== undefined) return result
@@ -69,7 +70,7 @@ export async function runResponsePhase(pipeline: Pipeline, exchange: Exchange, l
   const state = stateOf(exchange, pipeline)
   for (const instance of state.response ?? pipeline.phases.response) {
     if (stopped && !state.ran.includes(instance)) continue
-    if (instance.filter !== undefined && !(await admitted(instance, exchange, logger))) continue
+    if (instance.filter !== undefined && !(await admitted(instance, instance.filter, exchange, logger))) continue
     const result = await invoke(instance, 'response', exchange, logger)
     if (result !== undefined) exchange.response = { status: result.status, headers: result.headers, body: result.body }
   }
@@ -103,15 +104,14 @@ async function invoke(
   return withErrorPage(response)
 }
 
-/** The plugin's `_meta.filter` verdict (called only for a plugin that has one). */
-async function admitted(instance: PluginInstance, exchange: Exchange, logger: Logger): Promise<boolean> {
-  if (instance.filter === undefined) return true
+/** The verdict of `filter`, the plugin's `_meta.filter` (a plugin without one is not asked). */
+async function admitted(instance: PluginInstance, filter: CompiledFilter, exchange: Exchange, logger: Logger): Promise<boolean> {
   const verdicts = (exchange.engine.filterVerdicts ??= new Map())
   let verdict = verdicts.get(instance)
   if (verdict !== undefined) return verdict
   try {
     if (instance.filterReadsBody) await prepareVariables(exchange, ['post_arg_'])
-    verdict = instance.filter.evaluate((name) => exchange.variable(name))
+    verdict = filter.evaluate((name) => exchange.variable(name))
   } catch (err) {
     // APISIX runs the plugin when its filter cannot be evaluated.
     logger.warn({ plugin: instance.name, method: exchange.method, url: exchange.requestUri, ...errorFields(err) }, `failed to run the 'vars' expression: ${err instanceof Error ? err.message : String(err)}`)

@@ -127,8 +127,8 @@ export function string(text: WireText, lowerCase: boolean): void {
   zeros(pad4(4 + length + 1) - 4 - length)
 }
 
-/** Bytes a vector of entries takes: the vector, then each entry's table, name and value. */
-export function entriesSize(entries: readonly TextEntry[]): number {
+/** Exactly the bytes a vector of entries takes: the vector, then each entry's table, name and value (flat-writer's entriesSize is only a capacity estimate). */
+export function entriesBytes(entries: readonly TextEntry[]): number {
   let size = 4 + 4 * entries.length
   for (const { name, value } of entries) {
     size += value === undefined ? 8 + stringSize(name.length) : 12 + stringSize(name.length) + stringSize(value.length)
@@ -136,8 +136,8 @@ export function entriesSize(entries: readonly TextEntry[]): number {
   return size
 }
 
-/** Bytes a vector of header lines takes (lines are [name, value] pairs). */
-export function linesSize(lines: readonly string[], host: string | undefined): number {
+/** Exactly the bytes a vector of header lines takes (lines are [name, value] pairs). */
+export function linesBytes(lines: readonly string[], host: string | undefined): number {
   let size = 4 + 2 * lines.length
   for (let i = 0; i < lines.length; i += 2) {
     const value = host !== undefined && isHost(lines[i]!) ? host : lines[i + 1]!

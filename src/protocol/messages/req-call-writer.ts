@@ -13,9 +13,9 @@ import {
   beginFrame,
   bytes,
   endFrame,
-  entriesSize,
+  entriesBytes,
   fullVtable,
-  linesSize,
+  linesBytes,
   nameVtable,
   pad4,
   preamble,
@@ -52,8 +52,9 @@ export function encodeReqCall(req: ReqCallFields, id: number, confToken: number)
   // Pass 1: the exact size.
   let size = FRAME_HEADER_LENGTH + preambleSize(REQ_VTABLE) + REQ_TABLE
   size += stringSize(req.path.length) + pad4(4 + req.srcIp.length)
-  size += entriesSize(req.args)
-  size += lines === undefined ? entriesSize(headers as readonly TextEntry[]) : linesSize(lines, host)
+  const argsBytes = entriesBytes(req.args)
+  size += argsBytes
+  size += lines === undefined ? entriesBytes(headers as readonly TextEntry[]) : linesBytes(lines, host)
 
   // Pass 2: every byte in order. Positions are relative to the payload (byte 4 of the frame).
   const buf = beginFrame(MessageType.RPC_HTTP_REQ_CALL, size)
@@ -61,7 +62,7 @@ export function encodeReqCall(req: ReqCallFields, id: number, confToken: number)
   const path = table + REQ_TABLE
   const srcIp = path + stringSize(req.path.length)
   const args = srcIp + pad4(4 + req.srcIp.length)
-  const headersAt = args + entriesSize(req.args)
+  const headersAt = args + argsBytes
   u32(table - 4) // soffset back to the Req vtable, right after the root
   u32(id)
   u32(confToken)

@@ -11,9 +11,9 @@ import { FRAME_HEADER_LENGTH, MessageType } from '../constants.js'
 import {
   beginFrame,
   endFrame,
-  entriesSize,
+  entriesBytes,
   fullVtable,
-  linesSize,
+  linesBytes,
   nameVtable,
   preamble,
   preambleSize,
@@ -39,7 +39,7 @@ export function encodeRespCall(resp: RespCallFields, id: number, confToken: numb
   const lines = 'lines' in headers ? headers.lines : undefined
   const size =
     FRAME_HEADER_LENGTH + preambleSize(REQ_VTABLE) + REQ_TABLE +
-    (lines === undefined ? entriesSize(headers as readonly TextEntry[]) : linesSize(lines, undefined))
+    (lines === undefined ? entriesBytes(headers as readonly TextEntry[]) : linesBytes(lines, undefined))
 
   const buf = beginFrame(MessageType.RPC_HTTP_RESP_CALL, size)
   const table = preamble(REQ_VTABLE)
